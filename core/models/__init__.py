@@ -1,0 +1,56 @@
+"""The four model families, each from scratch and concise, built by name from a run's config.
+
+`build_model` is the one place that turns a config into a network: linear regression for tables,
+softmax regression, the MLP and ResNets for images. Every model maps a batch X to outputs of shape
+(n, q): predictions for regression, logits for classification.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from core.models.linear import LinearRegression, LinearRegressionScratch
+from core.models.mlp import MLP, MLPScratch
+from core.models.resnet import RESNET18, ResNet, resnet18_torchvision, resnet_concise
+from core.models.softmax import SoftmaxRegression, SoftmaxRegressionScratch
+
+MODELS = {
+    "linear": "Linear regression",
+    "softmax": "Softmax regression",
+    "mlp": "Multilayer perceptron",
+    "resnet": "ResNet (small)",
+    "resnet18": "ResNet-18",
+}
+IMPLEMENTATIONS = ("scratch", "concise")
+
+
+def resnet_shape(config) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(widths, blocks) of the small ResNet: the width doubles at each stage."""
+    widths = tuple(config.resnet_width * 2**i for i in range(config.resnet_stages))
+    return widths, (config.resnet_blocks,) * config.resnet_stages
+
+
+def build_model(config, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """The network for `config` (a RunConfig) on inputs of `input_shape`, e.g. (1, 28, 28)."""
+    num_inputs = 1
+    for size in input_shape:
+        num_inputs *= size
+    scratch = config.implementation == "scratch"
+    if config.model == "linear":
+        return (LinearRegressionScratch if scratch else LinearRegression)(num_inputs, num_outputs)
+    if config.model == "softmax":
+        return (SoftmaxRegressionScratch if scratch else SoftmaxRegression)(num_inputs, num_outputs)
+    if config.model == "mlp":
+        cls = MLPScratch if scratch else MLP
+        return cls(num_inputs, num_outputs, config.num_hiddens, config.num_layers, config.activation)
+    if len(input_shape) != 3:
+        raise ValueError(f"a ResNet needs images (channels, height, width), not inputs of shape {input_shape}")
+    in_channels = input_shape[0]
+    if config.model == "resnet":
+        widths, blocks = resnet_shape(config)
+        return (ResNet if scratch else resnet_concise)(in_channels, num_outputs, widths, blocks)
+    if config.model == "resnet18":
+        return (
+            ResNet(in_channels, num_outputs, **RESNET18) if scratch else resnet18_torchvision(in_channels, num_outputs)
+        )
+    raise ValueError(f"unknown model {config.model!r}; choose one of: {', '.join(MODELS)}")

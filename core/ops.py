@@ -1,0 +1,87 @@
+"""The from-scratch building blocks of chapters 3-5, each a few lines over plain tensor operations.
+
+Softmax, log-softmax, cross-entropy, squared loss and the three activations, written the way d2l
+derives them, plus `loss_fn`, which picks either these or PyTorch's fused versions for a run. The
+tests check every function here against its PyTorch twin, as micrograd checks itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+
+def softmax(O: Tensor) -> Tensor:
+    """Row-wise softmax of logits O (n, q). Subtracting the row max first keeps exp() finite at O = 1e4."""
+    O = O - O.max(dim=1, keepdim=True).values
+    O_exp = torch.exp(O)
+    return O_exp / O_exp.sum(dim=1, keepdim=True)
+
+
+def log_softmax(O: Tensor) -> Tensor:
+    """log(softmax(O)) without ever taking log(0): o - max - log(sum(exp(o - max)))."""
+    O = O - O.max(dim=1, keepdim=True).values
+    return O - torch.log(torch.exp(O).sum(dim=1, keepdim=True))
+
+
+def cross_entropy(O: Tensor, y: Tensor) -> Tensor:
+    """Mean of -log p(y | x) for logits O (n, q) and labels y (n,)."""
+    return -log_softmax(O)[torch.arange(len(y), device=y.device), y].mean()
+
+
+def mse(y_hat: Tensor, y: Tensor) -> Tensor:
+    """Mean squared error (seed 000's MSE; d2l halves it, which only rescales the learning rate)."""
+    return ((y_hat - y.reshape(y_hat.shape)) ** 2).mean()
+
+
+def one_hot(y: Tensor, num_classes: int) -> Tensor:
+    return (y.reshape(-1, 1) == torch.arange(num_classes, device=y.device)).float()
+
+
+def relu(X: Tensor) -> Tensor:
+    return torch.maximum(X, torch.zeros_like(X))
+
+
+def sigmoid(X: Tensor) -> Tensor:
+    return 1 / (1 + torch.exp(-X))
+
+
+def tanh(X: Tensor) -> Tensor:
+    return 2 * sigmoid(2 * X) - 1
+
+
+ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    # name: (from scratch, PyTorch)
+    "relu": (relu, torch.relu),
+    "sigmoid": (sigmoid, torch.sigmoid),
+    "tanh": (tanh, torch.tanh),
+}
+
+# Losses a run can use. For classification, the two "mse" losses compare a probability vector with
+# the one-hot label: the weaker choices of seed 004's loss ladder.
+LOSSES = ("auto", "cross_entropy", "softmax_mse", "sigmoid_mse", "mse")
+
+
+def loss_fn(name: str, scratch: bool, classification: bool) -> Callable[[Tensor, Tensor], Tensor]:
+    """The loss for a run: `name` from LOSSES ("auto": cross-entropy or MSE by task)."""
+    if name == "auto":
+        name = "cross_entropy" if classification else "mse"
+    if name == "mse":
+        return mse if scratch else F.mse_loss
+    if name == "cross_entropy":
+        return cross_entropy if scratch else F.cross_entropy
+    if name not in ("softmax_mse", "sigmoid_mse"):
+        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
+    if name == "softmax_mse":
+        squash = softmax if scratch else (lambda O: F.softmax(O, dim=1))
+    else:
+        squash = sigmoid if scratch else torch.sigmoid
+
+    def prob_mse(O: Tensor, y: Tensor) -> Tensor:
+        return mse(squash(O), one_hot(y, O.shape[1]))
+
+    return prob_mse
