@@ -29,6 +29,7 @@ from core.models import IMPLEMENTATIONS, MODELS, build_model
 from core.ops import ACTIVATIONS, LOSSES, loss_fn
 from core.optim import OPTIMIZERS, make_optimizer
 
+TRACK_PARAMS = 16  # models this small report their parameters with each event: pages draw their path
 REPORT_SECONDS = 0.25  # a training-loss point at least this often, so curves grow smoothly
 _seed_lock = threading.Lock()  # model init draws from the global RNG; runs in other threads must wait
 
@@ -147,6 +148,7 @@ class Progress:
     val_acc: float | None  # None for regression or between evaluations
     examples_per_s: float  # training throughput so far, evaluation excluded
     elapsed: float  # seconds since the run started, evaluation included
+    params: tuple[float, ...] | None = None  # every parameter, for models of at most TRACK_PARAMS (their path)
 
     @property
     def seconds_left(self) -> float:
@@ -229,6 +231,7 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
     eval_steps = {round(steps_per_epoch * (k + 1) / cfg.evals_per_epoch) for k in range(cfg.evals_per_epoch)}
 
     num_params = sum(p.numel() for p in model.parameters())
+    track = num_params <= TRACK_PARAMS
     yield Started(str(run.device), describe(run.device), num_params, steps_per_epoch, total_steps)
 
     step, seen, train_seconds = 0, 0, 0.0
@@ -284,6 +287,7 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
                 val_acc=val_acc,
                 examples_per_s=seen / max(train_seconds, 1e-9),
                 elapsed=last_report - started,
+                params=tuple(torch.cat([p.detach().flatten() for p in model.parameters()]).tolist()) if track else None,
             )
             run.history.append(progress)
             yield progress
