@@ -1,0 +1,365 @@
+"""Widgets and drawings shared by the training pages: settings, Train/Stop, live curves, results.
+
+A training page is a title, its model's knobs and a call to `training_page`; everything else - the
+sidebar settings bound to the URL, the background job, the curves that grow while it trains, the
+gallery of mistakes, the clickable confusion matrix - is laid out here once. All computing is
+done by `core`: this module only reads what a job has produced and draws it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+from plotly.subplots import make_subplots
+
+from core import datasets
+from core.device import available_devices, describe, resolve_device
+from core.evaluate import Evaluation, evaluate
+from core.jobs import Job, Scheduler
+from core.train import ConfigError, RunConfig
+
+LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 5)] + [10.0]  # 1e-4 .. 10, log scale
+BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
+POLL_SECONDS = 0.5
+
+
+# --- Shared across sessions: one scheduler, datasets loaded once per process ----------------
+
+
+@st.cache_resource
+def scheduler() -> Scheduler:
+    return Scheduler()
+
+
+@st.cache_resource(show_spinner="Loading the dataset (once per server)...")
+def load_dataset(key: str) -> datasets.Data:
+    return datasets.load(key)
+
+
+@st.cache_data(ttl=60)
+def dataset_choices() -> dict[str, str]:
+    """Image datasets ready here: key -> title."""
+    return {s.key: s.title for s in datasets.all_status() if s.available and s.key in datasets.IMAGE_SETS}
+
+
+def session_runs() -> list[Job]:
+    """This browser session's runs, oldest first; other sessions never see them."""
+    return st.session_state.setdefault("runs", [])
+
+
+def page_jobs(models: tuple[str, ...]) -> list[Job]:
+    return [job for job in session_runs() if job.config.model in models]
+
+
+# --- Settings, bound to the URL so that a teacher can share a link -----------------------
+
+
+def _fmt_lr(lr: float) -> str:
+    return f"{lr:g}"
+
+
+def url_warnings(valid: dict[str, Callable[[str], bool]]) -> None:
+    """Say which settings of a shared link were not allowed (Streamlit drops them from the widgets)."""
+    for key, ok in valid.items():
+        raw = st.query_params.get(key)
+        if raw is not None and not ok(raw):
+            st.warning(f"The link's setting `{key}={raw}` is not allowed here, so the default is used.")
+
+
+def _is_number_in(options):
+    def check(raw: str) -> bool:
+        try:
+            return float(raw) in options
+        except ValueError:
+            return False
+
+    return check
+
+
+def common_settings(default_epochs: int = 10, default_lr: float = 0.1, image: bool = True) -> dict:
+    """Sidebar: dataset, implementation, lr, batch size, epochs, seed, device, optimizer."""
+    sb = st.sidebar
+    settings = {}
+    if image:
+        choices = dataset_choices()
+        if not choices:
+            st.error("No image dataset is available. Run `bash .ci/setup` to import Fashion-MNIST.")
+            st.stop()
+        settings["dataset"] = sb.selectbox(
+            "Dataset", list(choices), format_func=choices.get, key="dataset", bind="query-params"
+        )
+    settings["implementation"] = sb.radio(
+        "Implementation",
+        ["concise", "scratch"],
+        format_func={"concise": "Concise (torch.nn)", "scratch": "From scratch"}.get,
+        key="impl",
+        horizontal=True,
+        bind="query-params",
+    )
+    settings["lr"] = sb.select_slider(
+        "Learning rate (log scale)", LR_OPTIONS, value=default_lr, format_func=_fmt_lr, key="lr", bind="query-params"
+    )
+    settings["batch_size"] = sb.select_slider("Batch size", BATCH_OPTIONS, value=256, key="batch", bind="query-params")
+    settings["epochs"] = sb.slider("Epochs", 1, 50, default_epochs, key="epochs", bind="query-params")
+    settings["seed"] = sb.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
+    settings["device"] = sb.selectbox("Device", available_devices(), key="device", bind="query-params")
+    settings["optimizer"] = sb.selectbox(
+        "Optimizer",
+        ["sgd", "momentum", "adam"],
+        format_func={"sgd": "SGD", "momentum": "SGD + momentum 0.9", "adam": "Adam"}.get,
+        key="optimizer",
+        bind="query-params",
+    )
+    url_warnings(
+        {
+            "lr": _is_number_in(LR_OPTIONS),
+            "batch": _is_number_in(BATCH_OPTIONS),
+            "epochs": lambda raw: raw.isdigit() and 1 <= int(raw) <= 50,
+            "seed": lambda raw: raw.isdigit(),
+            "device": lambda raw: raw in available_devices(),
+        }
+    )
+    return settings
+
+
+def make_config(**settings) -> RunConfig | None:
+    try:
+        return RunConfig(**settings)
+    except ConfigError as err:
+        st.error(f"These settings cannot train: {err}")
+        return None
+
+
+# --- Train / Stop and the live view ----------------------------------------------------------
+
+
+def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str) -> Job | None:
+    """Train and Stop buttons; returns this page's latest job (running or finished)."""
+    jobs = page_jobs(models)
+    job = jobs[-1] if jobs else None
+    active = job is not None and job.state != "done"
+    left, right, _ = st.columns([1, 1, 4])
+    if left.button("Train", type="primary", disabled=config is None or active, key="train"):
+        job = scheduler().submit(config, label=f"{label} #{len(jobs) + 1}")
+        session_runs().append(job)
+        st.rerun()
+    if right.button("Stop", disabled=not active, key="stop"):
+        job.stop()
+    return job
+
+
+def live_view(job: Job, draw_extra: Callable[[Job], None] | None = None) -> None:
+    """Progress, curves (and a page's extra drawing), redrawn every half second while the job trains."""
+
+    def body():
+        status_line(job)
+        draw_curves(job)
+        if draw_extra:
+            draw_extra(job)
+        if job.state == "done" and st.session_state.get(f"drawn-final-{job.id}") is None:
+            st.session_state[f"drawn-final-{job.id}"] = True
+            st.rerun()  # once, with the whole page: the results below need the finished model
+
+    if job.state == "done":
+        body()
+    else:
+        st.fragment(run_every=POLL_SECONDS)(body)()
+
+
+def status_line(job: Job) -> None:
+    state = job.state
+    if state == "queued":
+        info = scheduler().queue_info(job)
+        if info is not None:
+            wait = f"about {info.seconds_to_wait:.0f} s" if info.seconds_to_wait is not None else "a moment"
+            st.info(
+                f"Waiting for a free trainer: {info.running} training(s) running on this server, "
+                f"you are number {info.position} in the queue ({wait})."
+            )
+        return
+    if state == "starting":
+        st.info("Loading the data and building the model...")
+        return
+    if job.error:
+        st.error(job.error)
+        return
+    history = job.history
+    started = job.started
+    if history:
+        p = history[-1]
+        text = (
+            f"Epoch {min(math.ceil(p.epoch), job.config.epochs)} of {job.config.epochs} - "
+            f"{p.examples_per_s:,.0f} examples/s - {p.elapsed:.1f} s elapsed"
+        )
+        if state == "running":
+            text += f" - about {p.seconds_left:.0f} s left"
+        st.progress(min(p.step / p.total_steps, 1.0), text=text)
+    if started:
+        st.caption(f"Training on {started.device_name}, {started.num_params:,} parameters.")
+    if job.outcome:
+        show = {"completed": st.success, "cancelled": st.warning, "diverged": st.error}[job.outcome.status]
+        show(job.outcome.message)
+
+
+def history_frame(job: Job) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"epoch": p.epoch, "train loss": p.train_loss, "val loss": p.val_loss, "val accuracy": p.val_acc}
+            for p in job.history
+        ]
+    )
+
+
+def draw_curves(job: Job) -> None:
+    frame = history_frame(job)
+    if frame.empty:
+        return
+    classification = frame["val accuracy"].notna().any()
+    fig = make_subplots(
+        1, 2 if classification else 1, subplot_titles=("Loss", "Validation accuracy")[: 1 + classification]
+    )
+    fig.add_scatter(x=frame["epoch"], y=frame["train loss"], name="train loss", mode="lines", row=1, col=1)
+    val = frame.dropna(subset=["val loss"])
+    fig.add_scatter(x=val["epoch"], y=val["val loss"], name="val loss", mode="lines+markers", row=1, col=1)
+    if classification:
+        fig.add_scatter(x=val["epoch"], y=val["val accuracy"], name="val accuracy", mode="lines+markers", row=1, col=2)
+        fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_xaxes(title_text="epoch", range=[0, job.config.epochs])
+    fig.update_layout(height=320, margin=dict(t=30, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
+    st.plotly_chart(fig, key=f"curves-{job.id}")
+
+
+# --- Results: mistakes, confusion matrix, per-class accuracy ------------------------------
+
+
+def to_image(x: torch.Tensor) -> np.ndarray:
+    """One example (C, H, W) in [0, 1] -> an (H, W) or (H, W, 3) uint8 picture."""
+    pic = (x.detach().cpu().clamp(0, 1) * 255).to(torch.uint8)
+    return pic[0].numpy() if pic.shape[0] == 1 else pic.permute(1, 2, 0).numpy()
+
+
+def evaluation_of(job: Job) -> Evaluation | None:
+    """The validation metrics of the job's model as it is now; cached per job and step."""
+    if job.run is None or not job.history:
+        return None
+    key = (job.id, job.history[-1].step)
+    cache = st.session_state.setdefault("evaluations", {})
+    if key not in cache:
+        data = job.run.data
+        # while it trains, evaluate a copy: the training thread keeps the original in train mode
+        model = job.run.model if job.state == "done" else copy.deepcopy(job.run.model)
+        cache.clear()  # one at a time is enough, and keeps a session's memory small
+        cache[key] = evaluate(model, data.X_val, data.y_val, len(data.classes))
+    return cache[key]
+
+
+def results(job: Job, extra_tabs: dict[str, Callable[[Job], None]] | None = None) -> None:
+    """Tabs of what the model gets wrong; for classification runs that have a model."""
+    ev = evaluation_of(job)
+    if ev is None:
+        return
+    classes = job.run.data.classes
+    st.subheader(f"What the model gets wrong ({len(ev.mistakes):,} of {len(ev.predictions):,} validation images)")
+    names = ["Mistakes", "Confusion matrix", "Per-class accuracy", *(extra_tabs or {})]
+    tabs = st.tabs(names)
+    with tabs[0]:
+        gallery(job, ev.mistakes[:24], classes)
+    with tabs[1]:
+        confusion_matrix(job, ev, classes)
+    with tabs[2]:
+        frame = pd.DataFrame({"class": classes, "accuracy": ev.per_class_accuracy})
+        fig = go.Figure(go.Bar(x=frame["accuracy"], y=frame["class"], orientation="h"))
+        fig.update_layout(height=320, xaxis_tickformat=".0%", margin=dict(t=10, b=10), yaxis_autorange="reversed")
+        st.plotly_chart(fig, key=f"per-class-{job.id}")
+    for tab, draw in zip(tabs[3:], (extra_tabs or {}).values()):
+        with tab:
+            draw(job)
+
+
+def gallery(job: Job, mistakes, classes) -> None:
+    if not mistakes:
+        st.write("No mistakes here.")
+        return
+    st.caption("Worst first: the images whose true label got the lowest probability.")
+    X_val = job.run.data.X_val
+    per_row = 8
+    for start in range(0, len(mistakes), per_row):
+        cols = st.columns(per_row)
+        for col, m in zip(cols, mistakes[start : start + per_row]):
+            col.image(to_image(X_val[m.index]), width="stretch")
+            col.caption(f"true: **{classes[m.true]}**  \npred: {classes[m.predicted]} ({m.confidence:.0%})")
+
+
+def confusion_matrix(job: Job, ev: Evaluation, classes) -> None:
+    """A grid of squares (a scatter, so that a click selects a cell) and the images of the chosen cell."""
+    q = len(classes)
+    counts = ev.confusion.numpy()
+    true_idx, pred_idx = np.divmod(np.arange(q * q), q)
+    values = counts.flatten()
+    off = values * (true_idx != pred_idx)
+    fig = go.Figure(
+        go.Scatter(
+            x=[classes[i] for i in pred_idx],
+            y=[classes[i] for i in true_idx],
+            mode="markers+text",
+            text=[str(v) for v in values],
+            marker=dict(symbol="square", size=34, color=np.log1p(off), colorscale="Reds", line=dict(width=1)),
+            customdata=np.stack([true_idx, pred_idx], axis=1),
+            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=480,
+        xaxis_title="predicted",
+        yaxis_title="true",
+        yaxis_autorange="reversed",
+        margin=dict(t=10, b=10),
+        clickmode="event+select",
+    )
+    state = st.plotly_chart(fig, key=f"confusion-{job.id}", on_select="rerun", selection_mode="points")
+    points = state.selection.points if state and state.selection else []
+    if not points:
+        st.caption("Click a cell to see its images.")
+        return
+    point = points[0]
+    true, pred = classes.index(point["y"]), classes.index(point["x"])
+    if true == pred:
+        st.write(f"{counts[true, pred]} images of **{classes[true]}** classified correctly.")
+        return
+    cell = ev.mistakes_in_cell(true, pred)
+    st.write(f"{len(cell)} images of **{classes[true]}** taken for **{classes[pred]}**:")
+    gallery(job, cell[:16], classes)
+
+
+def device_caption() -> str:
+    return describe(resolve_device("auto"))
+
+
+def training_page(
+    label: str,
+    models: tuple[str, ...],
+    knobs: dict,
+    extra_tabs: dict[str, Callable[[Job], None]] | None = None,
+    default_epochs: int = 10,
+    default_lr: float = 0.1,
+) -> None:
+    """The common body of the image-classification pages: settings, Train/Stop, live view, results."""
+    settings = common_settings(default_epochs, default_lr)
+    model = knobs.pop("model", models[0])
+    config = make_config(model=model, **settings, **knobs)
+    job = train_controls(config, models, label)
+    if job is None:
+        st.info("Choose the settings in the sidebar and press **Train**. The curves grow while it trains.")
+        return
+    live_view(job)
+    if job.run is not None and job.history and job.config.model in models:
+        if job.state != "done":
+            st.caption("Training: the results below are of the model as it was when the page last redrew.")
+        results(job, extra_tabs)

@@ -1,0 +1,32 @@
+"""Home: what the dashboard teaches and in what order, the device in use, the datasets found."""
+
+import streamlit as st
+
+from core import datasets
+from pages._ui import device_caption
+
+st.title("Deep learning, live")
+st.markdown(
+    """
+Train the models of *Dive into Deep Learning* chapters 2-5 yourself, on this machine, and watch them learn.
+Move the learning rate, the batch size and the number of epochs, press **Train**, and see the loss curves
+grow; then look at the images the model gets wrong.
+
+1. **Linear regression** - fit a plane to points by minibatch SGD; watch the weights walk down the loss surface.
+2. **Softmax regression** - one linear layer from pixels to class probabilities, trained with cross-entropy.
+3. **MLP** - hidden layers and nonlinearities: more accuracy from the same pixels.
+4. **ResNet** - convolutions and residual connections, the architecture behind modern image models.
+5. **Compare runs** - every run of your session side by side.
+
+Every model comes twice: **from scratch** (tensors, our own softmax, cross-entropy and SGD) and **concise**
+(`torch.nn`); both reach the same accuracy.
+"""
+)
+st.subheader("This machine")
+st.write(f"Training runs on: **{device_caption()}**")
+st.subheader("Datasets")
+for s in datasets.all_status():
+    if s.available:
+        st.markdown(f"- **{s.title}**: ready")
+    else:
+        st.markdown(f"- **{s.title}**: not available. {s.how_to_get}")

@@ -1,0 +1,16 @@
+"""The dashboard's entry point: `streamlit run streamlit_app.py`. It only lists the pages and runs one."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Deep learning, live", layout="wide")
+pages = {
+    "Start": [st.Page("pages/home.py", title="Home", default=True)],
+    "Train": [
+        st.Page("pages/linear.py", title="Linear regression", url_path="linear"),
+        st.Page("pages/softmax.py", title="Softmax regression", url_path="softmax"),
+        st.Page("pages/mlp.py", title="MLP", url_path="mlp"),
+        st.Page("pages/resnet.py", title="ResNet", url_path="resnet"),
+    ],
+    "Results": [st.Page("pages/compare.py", title="Compare runs", url_path="compare")],
+}
+st.navigation(pages).run()
