@@ -56,7 +56,7 @@ class Job:
 
     @property
     def state(self) -> str:
-        """"queued" | "starting" | "running" | "done"."""
+        """One of "queued", "starting", "running", "done"."""
         if self.outcome is not None or self.error is not None:
             return "done"
         if self.started is not None:

@@ -79,7 +79,7 @@ class RunConfig:
 
         choice("model", MODELS)
         choice("implementation", IMPLEMENTATIONS)
-        choice("dataset", [*datasets.IMAGE_SETS, *datasets.TABLE_SETS])
+        choice("dataset", datasets.DATASETS)
         choice("device", DEVICES)
         choice("optimizer", OPTIMIZERS)
         choice("loss", LOSSES)
@@ -292,12 +292,13 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
             run.history.append(progress)
             yield progress
     last = run.last_eval
-    summary = (
-        f"val accuracy {last.val_acc:.1%}" if last and last.val_acc is not None else f"val loss {last.val_loss:.4g}"
-    )
-    yield finish(
-        "completed", f"Trained {cfg.epochs} epochs ({step} steps) in {time.perf_counter() - started:.1f} s; {summary}."
-    )
+    if last is None or last.val_acc is None:
+        summary = f"val loss {last.val_loss:.4g}" if last else "no evaluation"
+    else:
+        summary = f"val accuracy {last.val_acc:.1%}"
+    epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs > 1)}"
+    seconds = time.perf_counter() - started
+    yield finish("completed", f"Trained {epochs} ({step} steps) in {seconds:.1f} s; {summary}.")
 
 
 def train(config: RunConfig, data: datasets.Data | None = None, cancel: threading.Event | None = None) -> Run:
