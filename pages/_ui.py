@@ -19,7 +19,7 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from core import datasets
+from core import checkpoint, datasets
 from core.device import available_devices, describe, resolve_device
 from core.evaluate import Evaluation, evaluate
 from core.jobs import Job, Scheduler
@@ -362,4 +362,18 @@ def training_page(
     if job.run is not None and job.history and job.config.model in models:
         if job.state != "done":
             st.caption("Training: the results below are of the model as it was when the page last redrew.")
+        else:
+            save_button(job)
         results(job, extra_tabs)
+
+
+def save_button(job: Job) -> None:
+    """Download the trained model with its settings (loadable on the photo page, weights only)."""
+    st.download_button(
+        "Download the trained model (.pt)",
+        checkpoint.to_bytes(job.run),
+        f"{job.config.model}-{job.config.dataset}-run{job.id}.pt",
+        "application/octet-stream",
+        key=f"save-{job.id}",
+        on_click="ignore",
+    )
