@@ -31,6 +31,7 @@ from core.optim import OPTIMIZERS, make_optimizer
 
 TRACK_PARAMS = 16  # models this small report their parameters with each event: pages draw their path
 REPORT_SECONDS = 0.25  # a training-loss point at least this often, so curves grow smoothly
+DIVERGED_RISE = 1000.0  # validation loss this many times its first value = diverged
 _seed_lock = threading.Lock()  # model init draws from the global RNG; runs in other threads must wait
 
 
@@ -209,10 +210,13 @@ def start(config: RunConfig, data: datasets.Data | None = None) -> Run:
     return Run(config, device, data, model.to(device))
 
 
-def divergence_message(step: int, value: float, lr: float) -> str:
-    what = "NaN" if math.isnan(value) else "infinite"
+def divergence_message(step: int, value: float, lr: float, first: float | None = None) -> str:
+    if math.isfinite(value):
+        what = f"grew from {first:.3g} to {value:.3g}"
+    else:
+        what = "became NaN" if math.isnan(value) else "became infinite"
     return (
-        f"The loss became {what} at step {step} - the learning rate (lr = {lr:g}) is too large for this model; "
+        f"The loss {what} at step {step} - the learning rate (lr = {lr:g}) is too large for this model; "
         f"try lr <= {lr / 10:.2g}."
     )
 
@@ -236,6 +240,7 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
 
     step, seen, train_seconds = 0, 0, 0.0
     started = last_report = time.perf_counter()
+    first_val_loss = None
     pending: list[torch.Tensor] = []  # loss of each step since the last event, still on the device
 
     def finish(status: str, message: str) -> Finished:
@@ -274,8 +279,10 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
             if evaluate_now:
                 val_loss, val_acc = loss_and_accuracy(model, data.X_val, data.y_val, loss)
                 model.train()
-                if not math.isfinite(val_loss):
-                    yield finish("diverged", divergence_message(step, val_loss, cfg.lr))
+                first_val_loss = first_val_loss or val_loss
+                # a thousand-fold rise is no slow start: the steps overshoot more each time
+                if not math.isfinite(val_loss) or val_loss > DIVERGED_RISE * first_val_loss:
+                    yield finish("diverged", divergence_message(step, val_loss, cfg.lr, first_val_loss))
                     return
             last_report = time.perf_counter()
             progress = Progress(

@@ -25,7 +25,8 @@ from core.evaluate import Evaluation, evaluate
 from core.jobs import Job, Scheduler
 from core.train import ConfigError, RunConfig
 
-LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 5)] + [10.0]  # 1e-4 .. 10, log scale
+# 1e-4 .. 10 on a log scale; 3 is there for d2l's lr 0.03
+LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 3, 5)] + [10.0]
 BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
 POLL_SECONDS = 0.5
 
@@ -61,10 +62,6 @@ def page_jobs(models: tuple[str, ...]) -> list[Job]:
 # --- Settings, bound to the URL so that a teacher can share a link -----------------------
 
 
-def _fmt_lr(lr: float) -> str:
-    return f"{lr:g}"
-
-
 def url_warnings(valid: dict[str, Callable[[str], bool]]) -> None:
     """Say which settings of a shared link were not allowed (Streamlit drops them from the widgets)."""
     for key, ok in valid.items():
@@ -83,7 +80,9 @@ def _is_number_in(options):
     return check
 
 
-def common_settings(default_epochs: int = 10, default_lr: float = 0.1, image: bool = True) -> dict:
+def common_settings(
+    default_epochs: int = 10, default_lr: float = 0.1, image: bool = True, default_batch: int = 256
+) -> dict:
     """Sidebar: dataset, implementation, lr, batch size, epochs, seed, device, optimizer."""
     sb = st.sidebar
     settings = {}
@@ -95,25 +94,28 @@ def common_settings(default_epochs: int = 10, default_lr: float = 0.1, image: bo
         settings["dataset"] = sb.selectbox(
             "Dataset", list(choices), format_func=choices.get, key="dataset", bind="query-params"
         )
+    # options are the values themselves (no format_func): a bound widget writes its label into the URL
     settings["implementation"] = sb.radio(
         "Implementation",
         ["concise", "scratch"],
-        format_func={"concise": "Concise (torch.nn)", "scratch": "From scratch"}.get,
+        captions=["torch.nn layers and losses", "our own tensors, softmax, loss and SGD"],
         key="impl",
         horizontal=True,
         bind="query-params",
     )
     settings["lr"] = sb.select_slider(
-        "Learning rate (log scale)", LR_OPTIONS, value=default_lr, format_func=_fmt_lr, key="lr", bind="query-params"
+        "Learning rate (log scale)", LR_OPTIONS, value=default_lr, key="lr", bind="query-params"
     )
-    settings["batch_size"] = sb.select_slider("Batch size", BATCH_OPTIONS, value=256, key="batch", bind="query-params")
+    settings["batch_size"] = sb.select_slider(
+        "Batch size", BATCH_OPTIONS, value=default_batch, key="batch", bind="query-params"
+    )
     settings["epochs"] = sb.slider("Epochs", 1, 50, default_epochs, key="epochs", bind="query-params")
     settings["seed"] = sb.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
     settings["device"] = sb.selectbox("Device", available_devices(), key="device", bind="query-params")
     settings["optimizer"] = sb.selectbox(
         "Optimizer",
         ["sgd", "momentum", "adam"],
-        format_func={"sgd": "SGD", "momentum": "SGD + momentum 0.9", "adam": "Adam"}.get,
+        help="sgd: minibatch SGD; momentum: SGD with momentum 0.9; adam: Adam",
         key="optimizer",
         bind="query-params",
     )
