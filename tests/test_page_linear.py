@@ -1,0 +1,69 @@
+"""The linear-regression page, driven through Streamlit's AppTest: load, train, read the results, diverge."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+@pytest.fixture
+def at():
+    app = AppTest.from_file(APP, default_timeout=60)  # the first run imports torch
+    app.run()
+    app.switch_page("pages/linear.py").run()
+    assert not app.exception
+    return app
+
+
+def train(at: AppTest, timeout: float = 20) -> None:
+    """Press Train, then rerun as the browser's half-second fragment would until the run has an outcome."""
+    at.button(key="train").click().run()
+    deadline = time.monotonic() + timeout
+    while not (at.success or at.error) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+    assert not at.exception
+
+
+def metric(at: AppTest, label_start: str) -> float:
+    return float(next(m for m in at.metric if m.label.startswith(label_start)).value)
+
+
+def test_page_loads_with_d2l_defaults(at):
+    assert at.title[0].value == "Linear regression"
+    assert at.sidebar.radio(key="data").value == "synthetic"
+    assert at.sidebar.select_slider(key="lr").value == 0.02  # d2l 3.4's lr 0.03 for a halved loss
+    assert at.sidebar.select_slider(key="batch").value == 32
+    assert at.sidebar.slider(key="epochs").value == 3
+    assert "Train" in at.info[0].value
+
+
+def test_synthetic_run_learns_the_true_parameters(at):
+    train(at)
+    assert at.success and at.success[0].value.startswith("Trained 3 epochs")
+    assert len(at.get("plotly_chart")) == 3  # loss curve, fitted plane, path over the contours
+    assert metric(at, "w1") == pytest.approx(2.0, abs=0.1)
+    assert metric(at, "w2") == pytest.approx(-3.4, abs=0.1)
+    assert metric(at, "b") == pytest.approx(4.2, abs=0.15)
+    assert metric(at, "predicted y") == pytest.approx(2.0 - 3.4 + 4.2, abs=0.2)  # x1 = x2 = 1
+
+
+def test_exam_data_shows_its_table_and_its_own_defaults(at):
+    at.sidebar.radio(key="data").set_value("exam").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 200 and list(table.columns[:3]) == ["sleep hours", "study hours", "exam score"]
+    assert at.sidebar.select_slider(key="lr").value == 0.01
+    assert at.sidebar.slider(key="epochs").value == 50
+    assert any("Standardising the features" in m.value for m in at.markdown)  # the honest note on slow progress
+
+
+def test_too_large_a_learning_rate_is_explained(at):
+    at.sidebar.select_slider(key="lr").set_value(10.0).run()
+    train(at)
+    messages = [e.value for e in at.error]
+    assert any("is too large for this model" in m and "lr = 10" in m and "try lr <=" in m for m in messages)
+    assert any("learning rate is too large" in m for m in messages)
