@@ -31,6 +31,19 @@ BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
 POLL_SECONDS = 0.5
 
 
+def _use_our_navigation() -> None:
+    """A fresh server whose first visitor opens a page's link runs that page without streamlit_app.py
+    (Streamlit's old pages/ folder mode, until st.navigation is first called): switch modes and rerun."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_use_our_navigation()
+
+
 # --- Shared across sessions: one scheduler, datasets loaded once per process ----------------
 
 
