@@ -11,6 +11,7 @@ pages = {
         st.Page("pages/mlp.py", title="MLP", url_path="mlp"),
         st.Page("pages/resnet.py", title="ResNet", url_path="resnet"),
     ],
+    "Use": [st.Page("pages/photos.py", title="Cat, dog or neither?", url_path="photos")],
     "Results": [st.Page("pages/compare.py", title="Compare runs", url_path="compare")],
 }
 st.navigation(pages).run()

@@ -60,7 +60,7 @@ def load_dataset(key: str) -> datasets.Data:
 @st.cache_data(ttl=60)
 def dataset_choices() -> dict[str, str]:
     """Image datasets ready here: key -> title."""
-    return {s.key: s.title for s in datasets.all_status() if s.available and s.key in datasets.IMAGE_SETS}
+    return {s.key: s.title for s in datasets.all_status() if s.available and s.key not in datasets.TABLE_SETS}
 
 
 def session_runs() -> list[Job]:

@@ -1,0 +1,94 @@
+"""Cat, dog or neither (seed 000's goal): drop photos, get verdicts from a pretrained model and from yours."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import checkpoint
+from core.models import pretrained
+from core.photos import MAX_UPLOAD_MB, decode_photo
+from pages._ui import session_runs
+
+
+@st.cache_resource(show_spinner="Loading the pretrained model (once per server)...")
+def classifier(name: str) -> pretrained.Classifier:
+    return pretrained.load_classifier(name)
+
+
+def own_model():
+    """The user's ResNet: a finished cat / dog / neither run of this session, or an uploaded checkpoint."""
+    runs = [j for j in session_runs() if j.outcome and j.run and j.run.data.classes == pretrained.LABELS]
+    choices = {f"{j.label} ({j.run.last_eval.val_acc:.0%} val accuracy)": j.run.model for j in runs if j.run.last_eval}
+    choice = sb.selectbox("Your model", ["none", *choices, "upload a checkpoint"], key="own")
+    if choice in choices:
+        return choices[choice]
+    if choice == "upload a checkpoint":
+        file = sb.file_uploader("Checkpoint (.pt) saved on a training page", type=["pt", "pth"], key="ckpt")
+        if file is not None:
+            try:
+                ckpt = checkpoint.load(file.getvalue())
+            except checkpoint.CheckpointError as err:
+                sb.error(str(err))
+                return None
+            problem = pretrained.own_model_problem(ckpt.classes, ckpt.input_shape)
+            if problem:
+                sb.error(problem)
+                return None
+            return ckpt.model
+    return None
+
+
+def probability_bars(verdict: pretrained.Verdict, key: str) -> None:
+    probs = verdict.probs
+    colours = ["#ff4b4b" if label == verdict.label else "#bbb" for label in probs]
+    fig = go.Figure(go.Bar(x=list(probs.values()), y=list(probs), orientation="h", marker_color=colours))
+    fig.update_layout(height=130, margin=dict(t=0, b=0, l=0, r=10), xaxis=dict(range=[0, 1], tickformat=".0%"))
+    fig.update_yaxes(autorange="reversed")  # cat, dog, neither from the top
+    st.plotly_chart(fig, key=key, config={"displayModeBar": False})
+
+
+st.title("Cat, dog or neither?")
+st.markdown(
+    "Drop photos below. A model pretrained on ImageNet's 1000 classes answers by adding up its probabilities "
+    "for the 5 domestic cat classes and the 118 dog breeds; everything else is *neither*."
+)
+sb = st.sidebar
+names = pretrained.available_classifiers()
+name = sb.selectbox("Pretrained model", names, format_func=pretrained.CLASSIFIERS.get, key="clf")
+threshold = sb.slider("'Neither' below this confidence", 0.05, 0.95, 0.5, 0.05, key="threshold", bind="query-params")
+own = own_model()
+if own is not None:
+    st.caption(
+        "Your model saw only 32x32 CIFAR-10 images of 10 kinds of things; the pretrained one saw 1.3 million "
+        "ImageNet photos at 224x224. Expect them to disagree, and the pretrained one to be right more often."
+    )
+
+files = st.file_uploader(
+    f"Photos (JPEG, PNG, WebP, GIF or BMP, up to {MAX_UPLOAD_MB} MB each)",
+    type=["jpg", "jpeg", "png", "webp", "gif", "bmp"],
+    accept_multiple_files=True,
+    key="photos",
+)
+if not files:
+    st.info("Drag photos here, or click to choose them. Try a cat, a dog, and something else.")
+    st.stop()
+
+photos = [decode_photo(f.getvalue(), f.name) for f in files]
+good = [p for p in photos if p.ok]
+verdicts = iter(pretrained.classify_batch(classifier(name), [p.image for p in good], threshold))
+for i, photo in enumerate(photos):
+    with st.container(border=True):
+        if not photo.ok:
+            st.error(photo.error)
+            continue
+        verdict = next(verdicts)
+        left, right = st.columns([1, 2])
+        left.image(photo.image, caption=photo.name, width="stretch")
+        right.markdown(f"### {verdict.label}")
+        with right:
+            probability_bars(verdict, key=f"bars-{i}")
+        right.caption("Pretrained top 5: " + ", ".join(f"{label} {p:.0%}" for label, p in verdict.top5))
+        if own is not None:
+            mine = pretrained.classify_own(own, photo.image, threshold)
+            right.markdown(f"**Your model:** {mine.label} ({mine.probs[mine.label]:.0%})")
+        for note in photo.notes:
+            right.caption(note)
