@@ -5,7 +5,10 @@ import streamlit as st
 st.set_page_config(page_title="Deep learning, live", layout="wide")
 pages = {
     "Start": [st.Page("pages/home.py", title="Home", default=True)],
-    "Learn": [st.Page("pages/foundations.py", title="Foundations", url_path="foundations")],
+    "Learn": [
+        st.Page("pages/foundations.py", title="Foundations", url_path="foundations"),
+        st.Page("pages/data_prep.py", title="Data preparation", url_path="data_prep"),
+    ],
     "Train": [
         st.Page("pages/linear.py", title="Linear regression", url_path="linear"),
         st.Page("pages/softmax.py", title="Softmax regression", url_path="softmax"),

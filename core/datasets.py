@@ -112,7 +112,16 @@ IMAGE_SETS = {
 # from its other eight classes, so that always answering "neither" scores only a third.
 CATDOG = ImageSet("cifar10_catdog", "CIFAR-10 cat / dog / neither", "CIFAR10", "the CIFAR-10 files")
 CATDOG_CLASSES = ("cat", "dog", "neither")
-TABLE_SETS = {"synthetic": "Synthetic y = Xw + b + noise (d2l 3.3)", "exam": "Exam scores from sleep and study"}
+TABLE_SETS = {
+    "synthetic": "Synthetic y = Xw + b + noise (d2l 3.3)",
+    "exam": "Exam scores from sleep and study",
+    "table": "Your own table",  # made on the data-preparation page and handed to training as `data`
+}
+USER_TABLE = "table"
+USER_TABLE_HOW = (
+    "Your own table exists only in the browser session that prepared it: open the Data preparation page, "
+    "choose or upload a table, and train from there."
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,8 @@ class DatasetStatus:
 
 def status(key: str) -> DatasetStatus:
     """Whether a dataset can be loaded now, and if not, how to get it. Never downloads."""
+    if key == USER_TABLE:  # never loadable by name: it has no file, only a page's session holds it
+        return DatasetStatus(key, TABLE_SETS[key], False, USER_TABLE_HOW)
     if key in TABLE_SETS:
         return DatasetStatus(key, TABLE_SETS[key], True, "")
     if key == CATDOG.key:
@@ -223,6 +234,8 @@ def load(key: str, device: str | torch.device = "cpu", **options) -> Data:
         return synthetic(**options).to(device)
     if key == "exam":
         return exam_scores(**options).to(device)
+    if key == USER_TABLE:
+        raise ValueError(f"the dataset {key!r} cannot be loaded by name. {USER_TABLE_HOW}")
     if options:
         raise ValueError(f"the image dataset {key!r} takes no options, got {sorted(options)}")
     device = str(torch.device(device))

@@ -9,7 +9,7 @@ import torch
 
 from core import datasets
 from core.models.linear import grid_around, least_squares, loss_surface, plane, predict
-from pages._ui import common_settings, live_view, make_config, train_controls
+from pages._ui import common_settings, export_buttons, live_view, lr_finder_panel, make_config, train_controls
 
 # d2l 3.4 uses lr 0.03 on a halved squared loss; ours is not halved, so lr 0.02 takes about the same steps.
 DEFAULTS = {"synthetic": {"lr": 0.02, "batch": 32, "epochs": 3}, "exam": {"lr": 0.01, "batch": 32, "epochs": 50}}
@@ -111,7 +111,7 @@ st.markdown(
 )
 sb = st.sidebar
 # plain keys as options (titles as captions): a bound radio writes its option's label into the link
-key = sb.radio("Data", list(datasets.TABLE_SETS), captions=["y = Xw + b + noise (d2l 3.3)", "seed 000: sleep, study"],
+key = sb.radio("Data", ["synthetic", "exam"], captions=["y = Xw + b + noise (d2l 3.3)", "seed 000: sleep, study"],
                key="data", bind=URL, on_change=lambda: use_defaults(st.session_state["data"]))  # fmt: skip
 if "linear-defaults" not in st.session_state:  # the session's first visit: this page's defaults, not the images'
     st.session_state["linear-defaults"] = True
@@ -135,6 +135,7 @@ data = datasets.load(key, **config.dataset_options())
 # one point of the path per step (at most 50 an epoch), so the walk across the contours shows every turn
 steps_per_epoch = math.ceil(len(data.X_train) / min(config.batch_size, len(data.X_train)))
 config = replace(config, evals_per_epoch=min(steps_per_epoch, 50))
+export_buttons(config)
 with st.expander(f"The data: {len(data.X_train)} training, {len(data.X_val)} validation rows", expanded=key == "exam"):
     st.dataframe(datasets.table(data), height=230)
 if key == "exam":
@@ -147,6 +148,7 @@ if key == "exam":
     )
 
 job = train_controls(config, ("linear",), "Linear regression")
+lr_finder_panel(config, data)
 if job is None:
     st.info("Choose the data and the settings in the sidebar and press **Train**.")
     st.stop()
