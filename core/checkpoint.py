@@ -64,9 +64,12 @@ def load(file: str | Path | BinaryIO | bytes) -> Checkpoint:
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        if "global" not in str(err).lower():  # torch names the class it refused to build as a "global"
+            raise CheckpointError("This is not a PyTorch checkpoint file.") from None
+        refused = next((line.strip() for line in str(err).splitlines() if "global" in line.lower()), "")
         raise CheckpointError(
             "This file holds Python objects beyond tensors and plain data, so it was not loaded "
-            f"(only weights are loaded, with weights_only=True). Details: {str(err).splitlines()[0]}"
+            f"(only weights are loaded, with weights_only=True). {refused}"
         ) from None
     except Exception as err:  # truncated zip, not a torch file at all, ...
         raise CheckpointError(f"This is not a PyTorch checkpoint file ({type(err).__name__}: {err}).") from None

@@ -43,11 +43,13 @@ def one_hot(y: Tensor, num_classes: int) -> Tensor:
 
 
 def relu(X: Tensor) -> Tensor:
-    return torch.maximum(X, torch.zeros_like(X))
+    return torch.where(X > 0, X, torch.zeros_like(X))  # gradient 0 at X = 0, as torch.relu
 
 
 def sigmoid(X: Tensor) -> Tensor:
-    return 1 / (1 + torch.exp(-X))
+    """1 / (1 + exp(-X)), computed as exp(X) / (1 + exp(X)) for X < 0 so that exp never overflows."""
+    E = torch.exp(torch.where(X >= 0, -X, X))  # exp(-|X|) in (0, 1]; not abs(), whose gradient at 0 is 0
+    return torch.where(X >= 0, 1 / (1 + E), E / (1 + E))
 
 
 def tanh(X: Tensor) -> Tensor:

@@ -25,12 +25,12 @@ class SGD:
         for i, param in enumerate(self.params):
             if param.grad is None:
                 continue
-            grad = param.grad + self.weight_decay * param if self.weight_decay else param.grad
+            grad = param.grad.add(param, alpha=self.weight_decay) if self.weight_decay else param.grad
             if self.momentum:
                 # v <- momentum * v + grad; the first step starts v at grad, as PyTorch does
                 v = grad.clone() if self.velocity[i] is None else self.velocity[i].mul_(self.momentum).add_(grad)
                 self.velocity[i], grad = v, v
-            param.sub_(self.lr * grad)
+            param.add_(grad, alpha=-self.lr)  # w <- w - lr * grad
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for param in self.params:

@@ -1,0 +1,321 @@
+"""core.train: config checks, progress events, cancel, divergence, reproducibility and the accuracy targets."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import replace
+
+import pytest
+import torch
+
+import core.train
+from core.train import ConfigError, Finished, Progress, RunConfig, Started, fit, start, train
+
+
+def events_of(run) -> tuple[Started, list[Progress], Finished]:
+    events = list(fit(run))
+    assert isinstance(events[0], Started) and isinstance(events[-1], Finished)
+    assert all(isinstance(e, Progress) for e in events[1:-1])
+    return events[0], events[1:-1], events[-1]
+
+
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# --- RunConfig ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"lr": 0}, ["lr", "above 0"]),
+        ({"lr": -0.1}, ["lr", "above 0"]),
+        ({"lr": float("nan")}, ["lr", "above 0", "nan"]),
+        ({"lr": float("inf")}, ["lr", "at most 100"]),
+        ({"lr": 1000.0}, ["lr", "at most 100"]),
+        ({"lr": "0.1"}, ["lr", "number"]),
+        ({"batch_size": 0}, ["batch_size", "whole number", "1"]),
+        ({"batch_size": 2.5}, ["batch_size", "whole number"]),
+        ({"epochs": 0}, ["epochs", "whole number", "1"]),
+        ({"seed": -1}, ["seed", "at least 0"]),
+        ({"num_layers": 0}, ["num_layers"]),
+        ({"evals_per_epoch": 0}, ["evals_per_epoch"]),
+        ({"model": "cnn"}, ["model", "'cnn'", "choose one of", "softmax", "mlp", "resnet"]),
+        ({"implementation": "fast"}, ["implementation", "scratch", "concise"]),
+        ({"dataset": "imagenet"}, ["dataset", "'imagenet'", "fashion_mnist", "mnist", "cifar10", "synthetic", "exam"]),
+        ({"device": "tpu"}, ["device", "'tpu'", "auto", "cpu", "cuda", "mps"]),
+        ({"optimizer": "rmsprop"}, ["optimizer", "sgd", "momentum", "adam"]),
+        ({"activation": "gelu"}, ["activation", "relu", "sigmoid", "tanh"]),
+        ({"loss": "hinge"}, ["loss", "cross_entropy"]),
+        ({"model": "linear", "dataset": "fashion_mnist"}, ["linear", "table dataset", "synthetic", "exam"]),
+        ({"model": "softmax", "dataset": "synthetic"}, ["softmax", "image dataset", "synthetic"]),
+        ({"model": "mlp", "dataset": "exam"}, ["image dataset"]),
+        ({"model": "linear", "dataset": "exam", "loss": "cross_entropy"}, ["squared loss"]),
+        ({"noise": -1.0}, ["noise", "at least 0"]),
+    ],
+)
+def test_invalid_configs_are_refused_with_what_is_allowed(options, expected):
+    with pytest.raises(ConfigError) as info:
+        RunConfig(**options)
+    message = str(info.value)
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"model": "linear", "dataset": "synthetic"},
+        {"model": "linear", "dataset": "exam", "implementation": "scratch"},
+        {"model": "mlp", "activation": "tanh", "num_layers": 3},
+        {"model": "resnet", "dataset": "cifar10", "device": "cpu", "optimizer": "adam"},
+        {"model": "softmax", "loss": "softmax_mse", "lr": 100, "batch_size": 1, "epochs": 1},
+    ],
+)
+def test_valid_configs_are_accepted(options):
+    config = RunConfig(**options)
+    assert RunConfig(**config.as_dict()) == config
+
+
+def _no_accelerator() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return not torch.cuda.is_available() and not (mps and mps.is_available())
+
+
+@pytest.mark.skipif(not _no_accelerator(), reason="this machine has a GPU, so auto picks it")
+def test_auto_device_trains_on_the_cpu_here(tiny):
+    run = start(RunConfig(device="auto", epochs=1), data=tiny)
+    assert run.device == torch.device("cpu")
+    started, _, finished = events_of(run)
+    assert started.device == "cpu"
+    assert started.device_name.startswith("CPU")
+    assert finished.status == "completed"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_cuda_without_one_is_a_config_error(tiny):
+    config = RunConfig(device="cuda")  # a known name: the check that it exists comes when the run starts
+    with pytest.raises(ConfigError, match="'cuda' is not available on this machine; choose one of: auto, cpu"):
+        start(config, data=tiny)
+
+
+# --- Progress events ------------------------------------------------------------------------
+
+
+def test_progress_events_come_several_times_an_epoch_and_make_sense(small):
+    config = RunConfig(model="softmax", batch_size=64, epochs=3, evals_per_epoch=4)
+    run = start(config, data=small)
+    started, progress, finished = events_of(run)
+
+    assert started.steps_per_epoch == math.ceil(2000 / 64) == 32
+    assert started.total_steps == 3 * 32
+    assert started.num_params == 784 * 10 + 10
+    assert finished.status == "completed" and finished.step == started.total_steps
+    assert "val accuracy" in finished.message
+    assert run.outcome == finished and run.history == progress
+
+    evals = [p for p in progress if p.val_loss is not None]
+    for epoch in (1, 2, 3):
+        in_epoch = [p for p in evals if math.ceil(p.epoch) == epoch]
+        assert len(in_epoch) >= config.evals_per_epoch, f"epoch {epoch}: {len(in_epoch)} evaluations"
+        assert in_epoch[-1].epoch == epoch and in_epoch[-1].step == epoch * 32, "the last one ends the epoch"
+    steps = [p.step for p in progress]
+    assert steps == sorted(set(steps)) and steps[-1] == started.total_steps
+    assert all(b.elapsed >= a.elapsed for a, b in zip(progress, progress[1:]))
+    assert all(b.epoch > a.epoch for a, b in zip(progress, progress[1:]))
+    for p in progress:
+        assert p.total_steps == started.total_steps
+        assert p.epoch == pytest.approx(p.step / 32)
+        assert math.isfinite(p.train_loss) and p.train_loss > 0
+        assert p.examples_per_s > 0 and p.elapsed > 0
+        assert (p.val_loss is None) == (p.val_acc is None)
+        if p.val_loss is not None:
+            assert math.isfinite(p.val_loss) and p.val_loss > 0
+            assert 0 <= p.val_acc <= 1
+    assert finished.elapsed >= progress[-1].elapsed
+    assert progress[-1].seconds_left == 0
+    assert run.last_eval == evals[-1]
+    assert all(p.params is None for p in progress), "7,850 parameters are too many to send with each event"
+    assert evals[-1].val_acc > 0.6, "softmax regression learns something from 2,000 images"
+    assert evals[-1].val_loss < evals[0].val_loss
+
+
+def test_regression_progress_has_a_loss_and_no_accuracy():
+    run = start(RunConfig(model="linear", dataset="synthetic", lr=0.03, batch_size=32, epochs=2, num_examples=200))
+    _, progress, finished = events_of(run)
+    evals = [p for p in progress if p.val_loss is not None]
+    assert len(evals) >= 2 * 4
+    assert all(p.val_acc is None for p in progress)
+    assert finished.status == "completed" and "val loss" in finished.message and "2 epochs" in finished.message
+    # a model this small (w1, w2, b) reports its parameters with every event: the pages draw their path
+    assert all(p.params is not None and len(p.params) == 3 for p in progress)
+    w, b = run.model.w.detach().flatten().tolist(), run.model.b.detach().tolist()
+    assert list(progress[-1].params) == pytest.approx(w + b)
+    assert progress[0].params != progress[-1].params
+
+
+def test_train_examples_uses_only_the_first_examples(small):
+    run = start(RunConfig(train_examples=300, epochs=1), data=small)
+    assert len(run.data.X_train) == 300 and len(run.data.X_val) == 500
+    assert torch.equal(run.data.X_train, small.X_train[:300])
+
+
+# --- Cancel and divergence --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("implementation", ["scratch", "concise"])
+def test_cancel_stops_between_steps_and_keeps_what_was_learned(small, implementation):
+    run = start(RunConfig(model="mlp", implementation=implementation, num_hiddens=32, batch_size=32, epochs=5), small)
+    before = weights(run.model)
+    cancel = threading.Event()
+    events = []
+    for event in fit(run, cancel):
+        events.append(event)
+        if isinstance(event, Progress):
+            cancel.set()
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.status == "cancelled"
+    assert sum(isinstance(e, Progress) for e in events) == 1, "no event after the cancel but the last"
+    first = events[1]
+    assert finished.step == first.step < first.total_steps
+    assert f"step {finished.step}" in finished.message and "keeps what it learned" in finished.message
+    assert run.outcome == finished
+    assert not same_weights(weights(run.model), before), "the model keeps the steps it took"
+
+
+def test_cancel_set_before_the_start_takes_no_step(tiny):
+    run = start(RunConfig(epochs=1), data=tiny)
+    before = weights(run.model)
+    cancel = threading.Event()
+    cancel.set()
+    run = train(RunConfig(epochs=1), data=tiny, cancel=cancel)
+    assert run.outcome.status == "cancelled" and run.outcome.step == 0
+    assert same_weights(weights(run.model), before)
+
+
+@pytest.mark.parametrize("implementation", ["scratch", "concise"])
+@pytest.mark.parametrize(
+    ("options", "what"),
+    [
+        # a deep ReLU net overflows within a few steps
+        ({"model": "mlp", "num_layers": 3, "dataset": "fashion_mnist"}, r"became (NaN|infinite)"),
+        # linear regression overshoots further each step: caught once the validation loss has risen 1000-fold
+        ({"model": "linear", "dataset": "synthetic", "num_examples": 200, "batch_size": 32}, r"grew from \S+ to \S+"),
+    ],
+    ids=["mlp", "linear"],
+)
+def test_a_far_too_large_learning_rate_is_reported_as_divergence(small, implementation, options, what):
+    config = RunConfig(lr=100, epochs=3, implementation=implementation, **options)
+    run = train(config, data=small if config.dataset == "fashion_mnist" else None)
+    finished = run.outcome
+    assert finished.status == "diverged", finished.message
+    assert re.search(f"The loss {what} at step \\d+", finished.message), finished.message
+    assert "lr = 100" in finished.message and "try lr <= 10" in finished.message
+    bad_step = int(re.search(r"at step (\d+)", finished.message).group(1))
+    assert 0 < bad_step <= finished.step, "the step named is one that was taken"
+    assert all(math.isfinite(p.train_loss) for p in run.history), "no non-finite loss is reported as progress"
+
+
+# --- Reproducibility --------------------------------------------------------------------------
+
+
+def test_the_same_seed_gives_the_same_run_and_another_seed_another(small, monkeypatch):
+    # Progress is also reported on a timer; events only at evaluations make the history independent of speed.
+    monkeypatch.setattr(core.train, "REPORT_SECONDS", math.inf)
+    config = RunConfig(model="mlp", num_hiddens=64, batch_size=64, epochs=2, seed=3)
+    first, again = train(config, small), train(config, small)
+    other = train(replace(config, seed=4), small)
+
+    def losses(run):
+        return [p.train_loss for p in run.history]
+
+    assert len(losses(first)) == 2 * config.evals_per_epoch
+    assert losses(first) == losses(again)
+    assert same_weights(weights(first.model), weights(again.model))
+    assert losses(first) != losses(other)
+    assert not same_weights(weights(first.model), weights(other.model))
+
+
+@pytest.mark.parametrize("dataset", ["synthetic", "exam"])
+def test_table_data_follows_the_seed(dataset):
+    config = RunConfig(model="linear", dataset=dataset, seed=1)
+    a, b, c = start(config), start(config), start(replace(config, seed=2))
+    assert torch.equal(a.data.X_train, b.data.X_train)
+    assert not torch.equal(a.data.X_train, c.data.X_train)
+
+
+# --- The accuracy targets, on the full Fashion-MNIST -------------------------------------------
+
+
+D2L = {"lr": 0.1, "batch_size": 256, "seed": 0}  # d2l's settings; one evaluation an epoch saves time
+
+
+@pytest.fixture(scope="module")
+def softmax_runs(fashion):
+    """Softmax regression as d2l trains it: 10 epochs, lr 0.1, batch 256, on all 60,000 images."""
+    return {
+        impl: train(RunConfig(model="softmax", implementation=impl, epochs=10, evals_per_epoch=1, **D2L), fashion)
+        for impl in ("concise", "scratch")
+    }
+
+
+@pytest.mark.parametrize("implementation", ["concise", "scratch"])
+def test_softmax_regression_reaches_82_percent(softmax_runs, implementation):
+    run = softmax_runs[implementation]
+    assert run.outcome.status == "completed"
+    assert run.last_eval.val_acc >= 0.82
+    assert len(run.data.X_val) == 10_000
+
+
+def test_softmax_regression_from_scratch_is_within_a_point_of_concise(softmax_runs):
+    scratch, concise = softmax_runs["scratch"].last_eval.val_acc, softmax_runs["concise"].last_eval.val_acc
+    assert abs(scratch - concise) <= 0.01
+
+
+def test_mlp_reaches_84_percent(fashion):
+    """d2l's 784-256-10 ReLU MLP, 10 epochs of SGD at lr 0.1, batch 256, reaches 84%.
+
+    Plain SGD's final validation accuracy wobbles by about a point from seed to seed (seed 0 ends at 83.7%
+    after 85.3% the epoch before; seeds 1 and 2 end near 85%), so the target is on the mean of three seeds,
+    and no seed may end below 83%.
+    """
+    finals = []
+    for seed in (0, 1, 2):
+        config = RunConfig(model="mlp", num_hiddens=256, activation="relu", epochs=10, evals_per_epoch=1, **D2L)
+        run = train(replace(config, seed=seed), fashion)
+        assert run.outcome.status == "completed"
+        finals.append(run.last_eval.val_acc)
+    assert sum(finals) / 3 >= 0.84, finals
+    assert min(finals) >= 0.83, finals
+
+
+@pytest.mark.parametrize("implementation", ["scratch", "concise"])
+def test_linear_regression_recovers_the_true_parameters(implementation):
+    config = RunConfig(
+        model="linear", dataset="synthetic", implementation=implementation, lr=0.03, batch_size=32, epochs=3
+    )
+    run = train(config)
+    assert run.outcome.status == "completed"
+    w, b = run.model.w.detach().flatten(), run.model.b.detach()
+    assert w.tolist() == pytest.approx([2.0, -3.4], abs=0.05)
+    assert b.tolist() == pytest.approx([4.2], abs=0.05)
+    assert run.last_eval.val_loss < 0.01
+
+
+@pytest.mark.parametrize("implementation", ["scratch", "concise"])
+def test_a_small_resnet_trains(fashion, implementation):
+    config = RunConfig(model="resnet", implementation=implementation, train_examples=2000, epochs=1, evals_per_epoch=2)
+    run = train(config, fashion.head(len(fashion.X_train), 500))  # 500 validation images keep the evaluations quick
+    assert run.outcome.status == "completed", run.outcome.message
+    assert len(run.data.X_train) == 2000
+    assert run.history and all(math.isfinite(p.train_loss) for p in run.history)
+    assert math.isfinite(run.last_eval.val_loss)
