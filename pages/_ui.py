@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,10 +20,11 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from core import checkpoint, datasets
+from core import checkpoint, datasets, export
 from core.device import available_devices, describe, resolve_device
 from core.evaluate import Evaluation, evaluate
 from core.jobs import Job, Scheduler
+from core.lr_finder import find_lr
 from core.train import ConfigError, RunConfig
 
 # 1e-4 .. 10 on a log scale; 3 is there for d2l's lr 0.03
@@ -155,14 +157,20 @@ def make_config(**settings) -> RunConfig | None:
 # --- Train / Stop and the live view ----------------------------------------------------------
 
 
-def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str) -> Job | None:
-    """Train and Stop buttons; returns this page's latest job (running or finished)."""
-    jobs = page_jobs(models)
+def train_controls(
+    config: RunConfig | None, models: tuple[str, ...], label: str, data: datasets.Data | None = None
+) -> Job | None:
+    """Train and Stop buttons; returns this page's latest job (running or finished).
+
+    `data`: the tensors to train on when they are not loadable by name (the user's own table). Runs on
+    the user's table belong to the page that passes it, not to the other pages of the same model."""
+    user_table = data is not None
+    jobs = [job for job in page_jobs(models) if (job.config.dataset == datasets.USER_TABLE) == user_table]
     job = jobs[-1] if jobs else None
     active = job is not None and job.state != "done"
     left, right, _ = st.columns([1, 1, 4])
     if left.button("Train", type="primary", disabled=config is None or active, key="train"):
-        job = scheduler().submit(config, label=f"{label} #{len(jobs) + 1}")
+        job = scheduler().submit(config, data=data, label=f"{label} #{len(jobs) + 1}")
         session_runs().append(job)
         st.rerun()
     if right.button("Stop", disabled=not active, key="stop"):
@@ -369,7 +377,9 @@ def training_page(
     settings = common_settings(default_epochs, default_lr)
     model = knobs.pop("model", models[0])
     config = make_config(model=model, **settings, **knobs)
+    export_buttons(config)
     job = train_controls(config, models, label)
+    lr_finder_panel(config)
     if job is None:
         st.info("Choose the settings in the sidebar and press **Train**. The curves grow while it trains.")
         return
@@ -390,5 +400,86 @@ def save_button(job: Job) -> None:
         f"{job.config.model}-{job.config.dataset}-run{job.id}.pt",
         "application/octet-stream",
         key=f"save-{job.id}",
+        on_click="ignore",
+    )
+
+
+# --- Tools: a learning rate to start from, and the run as code to take home ----------------------
+
+
+def nearest_lr(lr: float) -> float:
+    """The learning-rate slider's option closest to lr on its log scale."""
+    return min(LR_OPTIONS, key=lambda option: abs(math.log(option / lr)))
+
+
+def _use_lr(lr: float) -> None:
+    # a callback runs before the script, so the slider (key "lr", bound to the URL) is not drawn yet
+    st.session_state["lr"] = lr
+
+
+def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None) -> None:
+    """Sweep the lr on a fresh model of `config`, plot loss against lr and offer the suggestion."""
+    if config is None:
+        return
+    slow = config.model in ("resnet", "resnet18")
+    with st.expander("Learning-rate finder: which lr suits this model?"):
+        st.caption(
+            "A fresh model takes one minibatch step per learning rate while the lr grows from 1e-5 to 10, until "
+            "the loss explodes. The loss falls fastest a little below where it is lowest; the suggestion is a "
+            "tenth of the lr at the lowest loss. Nothing is trained for good: your runs stay as they are."
+            + (" A ResNet takes its 100 steps in half a minute or more on a CPU." if slow else "")
+        )
+        sweeps = st.session_state.setdefault("lr-sweeps", {})
+        key = replace(config, lr=0.1, epochs=1, evals_per_epoch=1)  # what the sweep does not depend on
+        if st.button("Find a learning rate", key="lr-finder"):
+            with st.spinner("Sweeping the learning rate..."):
+                try:
+                    sweeps.clear()  # one sweep per session is enough to keep
+                    sweeps[key] = find_lr(config, data, num_steps=100 if slow else 200)
+                except (ValueError, RuntimeError) as err:  # bad settings, missing data, out of memory
+                    st.error(f"The sweep could not run: {err}")
+        sweep = sweeps.get(key)
+        if sweep is None:
+            return
+        lr = nearest_lr(sweep.suggestion)
+        near = min(range(len(sweep.lrs)), key=lambda i: abs(math.log(sweep.lrs[i] / sweep.suggestion)))
+        fig = go.Figure(go.Scatter(x=sweep.lrs, y=sweep.losses, mode="lines", name="smoothed loss"))
+        star = dict(size=14, symbol="star", color="gold", line=dict(width=1, color="black"))
+        fig.add_scatter(x=[sweep.suggestion], y=[sweep.losses[near]], mode="markers", name="suggested lr", marker=star)
+        wide = max(sweep.losses) > 100 * min(sweep.losses)  # regression losses span decades
+        fig.update_xaxes(type="log", title_text="learning rate (log scale)")
+        fig.update_yaxes(type="log" if wide else "linear", title_text="training loss (smoothed)")
+        fig.update_layout(height=320, margin=dict(t=10, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.3))
+        st.plotly_chart(fig, key="lr-sweep")
+        end = "the loss exploded there" if sweep.stopped_early else "the loss never exploded on the way"
+        st.write(
+            f"Lowest loss at lr ≈ {sweep.best_lr:.2g} ({end}); a tenth of it, {sweep.suggestion:.2g}, "
+            f"is **{lr:g}** on the slider."
+        )
+        st.button(f"Use lr = {lr:g}", key="use-lr", on_click=_use_lr, args=(lr,), disabled=config.lr == lr)
+
+
+def export_buttons(config: RunConfig | None) -> None:
+    """Download the run's settings as a plain PyTorch script or notebook (in the sidebar)."""
+    if config is None:
+        return
+    sb = st.sidebar
+    sb.subheader("Take the code home")
+    try:
+        script, notebook = export.to_script(config), export.to_notebook(config)
+    except ValueError as err:
+        sb.caption(f"This run cannot be exported: {err}")
+        return
+    sb.caption("This run's settings as a short PyTorch program: the same model, seed and order of examples.")
+    name = export.file_name(config)
+    sb.download_button(
+        "Download as Python script", script, f"{name}.py", "text/x-python", key="export-py", on_click="ignore"
+    )
+    sb.download_button(
+        "Download as notebook",
+        notebook,
+        f"{name}.ipynb",
+        "application/x-ipynb+json",
+        key="export-ipynb",
         on_click="ignore",
     )

@@ -1,0 +1,636 @@
+"""A run's settings as a short PyTorch program that students can read and run anywhere.
+
+`to_script` writes the run as a plain Python script and `to_notebook` as a Jupyter notebook (nbformat 4,
+built as JSON by hand) with the same code cells. The program uses only PyTorch and torchvision, never
+this dashboard's `core`: it loads the dataset with torchvision (or makes the synthetic data), holds it
+as tensors, defines the model as the run builds it - explicit parameters when the implementation is
+"scratch", `nn.Sequential` when "concise" - then the loss, the optimizer and a plain minibatch loop
+that prints each epoch's train loss and validation accuracy. Each piece is a template of the code one
+would write by hand, filled in with the run's numbers (the from-scratch activations and losses are
+`core.ops`' own source); models, shuffling, steps and evaluation follow `core.train`, so the exported
+run starts from the same weights, sees the examples in the same order and ends with the same accuracy.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from string import Template
+from textwrap import dedent, fill
+
+from core import datasets, ops
+from core.models import MODELS, resnet_shape
+from core.models.resnet import RESNET18
+from core.train import RunConfig
+
+# what the pages call each dataset, and (channels, height, width, classes) of the image sets
+IMAGE_SHAPES = {"fashion_mnist": (1, 28, 28, 10), "mnist": (1, 28, 28, 10), "cifar10": (3, 32, 32, 10)}
+IMAGE_SHAPES["cifar10_catdog"] = (3, 32, 32, 3)
+LOSS_NAMES = {
+    "cross_entropy": "cross-entropy loss",
+    "softmax_mse": "squared error of the softmax probabilities",
+    "sigmoid_mse": "squared error of the sigmoid probabilities",
+    "mse": "squared loss",
+}
+OPTIMIZER_NAMES = {"sgd": "minibatch SGD", "momentum": "SGD with momentum 0.9", "adam": "Adam"}
+
+
+def _fill(template: str, **values) -> str:
+    return Template(dedent(template)).substitute(values).strip("\n")
+
+
+# The from-scratch functions are core.ops' own code, so that the script computes exactly what the run did.
+ACTIVATIONS_SCRATCH = {"relu": [ops.relu], "sigmoid": [ops.sigmoid], "tanh": [ops.sigmoid, ops.tanh]}
+LOSSES_SCRATCH = {
+    "mse": [ops.mse],
+    "cross_entropy": [ops.log_softmax, ops.cross_entropy],
+    "softmax_mse": [ops.softmax, ops.one_hot, ops.mse],
+    "sigmoid_mse": [ops.sigmoid, ops.one_hot, ops.mse],
+}
+
+
+def _from_scratch(*functions) -> str:
+    """The source of core.ops functions without their type hints: `def relu(X: Tensor) -> Tensor:` -> `def relu(X):`."""
+
+    def plain(match: re.Match) -> str:
+        params = ", ".join(p.split(":")[0].strip() for p in match[2].split(",") if p.strip())
+        return f"def {match[1]}({params}):"
+
+    sources = (re.sub(r"^def (\w+)\((.*)\)(?: -> .+)?:$", plain, inspect.getsource(f), flags=re.M) for f in functions)
+    return "\n\n\n".join(source.strip("\n") for source in sources)
+
+
+# --- The data -------------------------------------------------------------------------------------
+
+IMAGES = '''
+def load_images(train):
+    """$title as tensors: images (n, $channels, $height, $width) in [0, 1] and labels (n,)."""
+    dataset = torchvision.datasets.$tv_class(root=DATA, train=train, download=True)
+    X = torch.as_tensor(dataset.data)$to_channels_first.float() / 255
+    return X, torch.as_tensor(dataset.targets)
+
+
+X_train, y_train = load_images(train=True)
+X_val, y_val = load_images(train=False)
+'''
+CAT_DOG = '''
+def cat_dog_neither(X, y, generator):
+    """CIFAR-10's cats (label 3) and dogs (5), and as many images of its other eight classes.
+
+    New labels: 0 cat, 1 dog, 2 neither; so always answering "neither" scores only a third.
+    """
+    cats, dogs = (y == 3).nonzero().flatten(), (y == 5).nonzero().flatten()
+    others = ((y != 3) & (y != 5)).nonzero().flatten()
+    others = others[torch.randperm(len(others), generator=generator)[: len(cats)]]
+    idx = torch.cat([cats, dogs, others])
+    idx = idx[torch.randperm(len(idx), generator=generator)]
+    labels = torch.full((len(y),), 2)
+    labels[cats], labels[dogs] = 0, 1
+    return X[idx], labels[idx]
+
+
+generator = torch.Generator().manual_seed(0)  # the same selection every time, whatever the run's seed
+X_train, y_train = cat_dog_neither(X_train, y_train, generator)
+X_val, y_val = cat_dog_neither(X_val, y_val, generator)
+'''
+SYNTHETIC = '''
+def synthetic_data(w, b, noise, num_examples, generator):
+    """d2l 3.3: X ~ N(0, 1) of shape (n, d), y = Xw + b + N(0, noise^2) of shape (n, 1)."""
+    X = torch.randn(num_examples, len(w), generator=generator)
+    y = X @ w.reshape(-1, 1) + b + noise * torch.randn(num_examples, 1, generator=generator)
+    return X, y
+
+
+true_w, true_b = torch.tensor($w), $b
+n = $n  # training examples, and as many again for validation
+X, y = synthetic_data(true_w, true_b, $noise, 2 * n, torch.Generator().manual_seed(seed))
+X_train, y_train, X_val, y_val = X[:n], y[:n], X[n:], y[n:]
+'''
+EXAM = '''
+# (mean hours of sleep, mean hours of study, mean score, students): 80 who did both, then 30 each who
+# slept without studying, studied without sleeping, did a bit of both, and neither
+GROUPS = $groups
+
+
+def exam_scores(generator):
+    """200 students: hours of sleep (std 1.5) and study (std 2), and their score (std 1); (200, 2) and (200, 1)."""
+    rows = [
+        torch.cat(
+            [
+                torch.normal(sleep, 1.5, (n, 1), generator=generator),
+                torch.normal(study, 2.0, (n, 1), generator=generator),
+                torch.normal(score, 1.0, (n, 1), generator=generator),
+            ],
+            dim=1,
+        )
+        for sleep, study, score, n in GROUPS
+    ]
+    table = torch.cat(rows)[torch.randperm(200, generator=generator)]  # shuffled before the split
+    return table[:, :2], table[:, 2:]
+
+
+X, y = exam_scores(torch.Generator().manual_seed(seed))
+X_train, y_train, X_val, y_val = X[40:], y[40:], X[:40], y[:40]  # the first 20% for validation
+'''
+TO_DEVICE = """
+X_train, y_train, X_val, y_val = (t.to(device) for t in (X_train, y_train, X_val, y_val))
+print(f"{len(X_train)} training and {len(X_val)} validation examples of shape {tuple(X_train.shape[1:])}")
+"""
+
+
+def _data(config: RunConfig) -> tuple[str, str]:
+    """(markdown, code) that leave X_train, y_train, X_val, y_val on the device."""
+    key = config.dataset
+    if key == "synthetic":
+        text = f"d2l's synthetic data: y = Xw + b plus noise of standard deviation {config.noise:g}."
+        w = [float(v) for v in config.true_w]  # floats, so that torch.tensor(w) is float32 even for w = (2, 3)
+        code = _fill(SYNTHETIC, w=w, b=float(config.true_b), n=config.num_examples, noise=float(config.noise))
+    elif key == "exam":
+        text = "Exam scores from hours of sleep and study (generated, as on the dashboard)."
+        groups = "[\n" + "".join(f"    {g},\n" for g in datasets.EXAM_SCENARIOS) + "]"
+        code = _fill(EXAM, groups=groups)
+    else:
+        base = datasets.IMAGE_SETS["cifar10" if key == datasets.CATDOG.key else key]
+        channels, height, width, _ = IMAGE_SHAPES[key]
+        # torchvision keeps (n, H, W) for grey images and (n, H, W, C) numpy arrays for colour ones
+        layout = ".unsqueeze(1)" if channels == 1 else ".permute(0, 3, 1, 2)"
+        text = (
+            f"{base.title} ({base.size_note}), downloaded by torchvision into the folder `DATA` on the first run, "
+            "then held as tensors: a batch is a slice of them."
+        )
+        code = _fill(
+            IMAGES,
+            title=base.title,
+            tv_class=base.tv_class,
+            channels=channels,
+            height=height,
+            width=width,
+            to_channels_first=layout,
+        )
+        if key == datasets.CATDOG.key:
+            code += "\n\n\n" + _fill(CAT_DOG)
+            text += " Only cats, dogs and as many other images are kept."
+    if config.train_examples:
+        code += f"\nX_train, y_train = X_train[:{config.train_examples}], y_train[:{config.train_examples}]"
+        text += f" Only the first {config.train_examples:,} training examples are used."
+    return text, code + "\n" + _fill(TO_DEVICE)
+
+
+# --- The models -----------------------------------------------------------------------------------
+
+LINEAR_SCRATCH = """
+class LinearRegressionScratch(nn.Module):
+    def __init__(self, num_inputs, sigma=0.01):
+        super().__init__()
+        self.w = nn.Parameter(torch.normal(0, sigma, (num_inputs, 1)))
+        self.b = nn.Parameter(torch.zeros(1))
+
+    def forward(self, X):
+        return X @ self.w + self.b  # (n, d) @ (d, 1) + (1,) -> (n, 1)
+
+
+torch.manual_seed(seed)
+net = LinearRegressionScratch(num_inputs=$num_inputs).to(device)
+"""
+LINEAR_CONCISE = """
+torch.manual_seed(seed)
+net = nn.Linear($num_inputs, 1)
+net.weight.data.normal_(0, 0.01)  # d2l's initialisation
+net.bias.data.fill_(0)
+net = net.to(device)
+"""
+SOFTMAX_SCRATCH = """
+class SoftmaxRegressionScratch(nn.Module):
+    def __init__(self, num_inputs, num_outputs, sigma=0.01):
+        super().__init__()
+        self.W = nn.Parameter(torch.normal(0, sigma, (num_inputs, num_outputs)))
+        self.b = nn.Parameter(torch.zeros(num_outputs))
+
+    def forward(self, X):
+        X = X.reshape(-1, self.W.shape[0])  # (n, C, H, W) -> (n, d)
+        return X @ self.W + self.b  # (n, q) logits: the softmax is in the loss
+
+
+torch.manual_seed(seed)
+net = SoftmaxRegressionScratch(num_inputs=$num_inputs, num_outputs=$num_outputs).to(device)
+"""
+SOFTMAX_CONCISE = """
+torch.manual_seed(seed)
+net = nn.Sequential(nn.Flatten(), nn.Linear($num_inputs, $num_outputs)).to(device)
+"""
+MLP_SCRATCH = """
+$activation
+
+
+class MLPScratch(nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.Ws, self.bs = nn.ParameterList(), nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1 / math.sqrt(fan_in)  # U(-bound, bound), the range nn.Linear uses: deep nets still train
+            self.Ws.append(nn.Parameter(torch.empty(fan_in, fan_out).uniform_(-bound, bound)))
+            self.bs.append(nn.Parameter(torch.empty(fan_out).uniform_(-bound, bound)))
+
+    def forward(self, X):
+        H = X.reshape(-1, self.Ws[0].shape[0])  # (n, d)
+        for W, b in zip(self.Ws[:-1], self.bs[:-1]):
+            H = $act(H @ W + b)  # (n, num_hiddens)
+        return H @ self.Ws[-1] + self.bs[-1]  # (n, q) logits
+
+
+torch.manual_seed(seed)
+net = MLPScratch(sizes=$sizes).to(device)
+"""
+RESIDUAL_SCRATCH = '''
+class Residual(nn.Module):
+    """Y = ReLU(BN(conv(ReLU(BN(conv(X))))) + shortcut(X)); stride 2 halves height and width."""
+
+    def __init__(self, in_channels, channels, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.shortcut = None
+        if stride != 1 or in_channels != channels:  # a 1x1 convolution gives the input the output's shape
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels)
+            )
+
+    def forward(self, X):
+        Y = F.relu(self.bn1(self.conv1(X)))
+        Y = self.bn2(self.conv2(Y))
+        return F.relu(Y + (X if self.shortcut is None else self.shortcut(X)))
+'''
+RESIDUAL_CONCISE = '''
+def Residual(in_channels, channels, stride=1):
+    """torchvision's residual block, with a 1x1 convolution on the shortcut when the shape changes."""
+    shortcut = None
+    if stride != 1 or in_channels != channels:
+        shortcut = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels)
+        )
+    return BasicBlock(in_channels, channels, stride=stride, downsample=shortcut)
+'''
+RESNET = """
+$residual
+
+
+torch.manual_seed(seed)
+net = nn.Sequential(
+    nn.Conv2d($in_channels, $width, 3, padding=1, bias=False),  # stem: 3x3, no max-pool, for small images
+    nn.BatchNorm2d($width),
+    nn.ReLU(),
+$blocks
+    nn.AdaptiveAvgPool2d(1),
+    nn.Flatten(),
+    nn.Linear($channels, $num_outputs),
+).to(device)
+"""
+RESNET18_CONCISE = """
+torch.manual_seed(seed)
+net = torchvision.models.resnet18(num_classes=$num_outputs)
+net.conv1 = nn.Conv2d($in_channels, 64, 3, padding=1, bias=False)  # small images: a 3x3 stem ...
+net.maxpool = nn.Identity()  # ... and no max-pool
+net = net.to(device)
+"""
+
+
+def _resnet_blocks(widths, blocks) -> tuple[str, int]:
+    """One line per residual block; a new stage (after the first) halves the size and widens."""
+    lines, channels = [], widths[0]
+    for stage, (width, num_blocks) in enumerate(zip(widths, blocks)):
+        for j in range(num_blocks):
+            stride = ", stride=2" if stage > 0 and j == 0 else ""
+            lines.append(f"    Residual({channels}, {width}{stride}),")
+            channels = width
+    return "\n".join(lines), channels
+
+
+def _model(config: RunConfig) -> tuple[str, str]:
+    """(markdown, code) that define `net` on the device."""
+    scratch, family = config.scratch, config.model
+    if config.dataset in IMAGE_SHAPES:
+        channels, height, width, num_outputs = IMAGE_SHAPES[config.dataset]
+        num_inputs = channels * height * width
+    else:
+        num_inputs = len(config.true_w) if config.dataset == "synthetic" else 2
+    how = "from scratch: explicit parameters" if scratch else "concise: torch.nn layers"
+    if family == "linear":
+        return f"Linear regression, {how}.", _fill(LINEAR_SCRATCH if scratch else LINEAR_CONCISE, num_inputs=num_inputs)
+    if family == "softmax":
+        code = _fill(SOFTMAX_SCRATCH if scratch else SOFTMAX_CONCISE, num_inputs=num_inputs, num_outputs=num_outputs)
+        return f"Softmax regression, {how}.", code
+    if family == "mlp":
+        sizes = [num_inputs, *[config.num_hiddens] * config.num_layers, num_outputs]
+        text = f"A multilayer perceptron {'-'.join(map(str, sizes))} with {config.activation}, {how}."
+        if scratch:
+            activation = _from_scratch(*ACTIVATIONS_SCRATCH[config.activation])
+            return text, _fill(MLP_SCRATCH, activation=activation, act=config.activation, sizes=sizes)
+        act = {"relu": "nn.ReLU()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()"}[config.activation]
+        layers = ["nn.Flatten()"]
+        for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
+            layers += [f"nn.Linear({fan_in}, {fan_out})", act]
+        layers.append(f"nn.Linear({sizes[-2]}, {sizes[-1]})")
+        body = "".join(f"    {layer},\n" for layer in layers)
+        return text, f"torch.manual_seed(seed)\nnet = nn.Sequential(\n{body}).to(device)"
+    if family == "resnet18" and not scratch:
+        return "torchvision's ResNet-18 with a stem for small images.", _fill(
+            RESNET18_CONCISE, in_channels=channels, num_outputs=num_outputs
+        )
+    widths, blocks = (RESNET18["widths"], RESNET18["blocks"]) if family == "resnet18" else resnet_shape(config)
+    block_lines, last = _resnet_blocks(widths, blocks)
+    residual = _fill(RESIDUAL_SCRATCH if scratch else RESIDUAL_CONCISE)
+    code = _fill(
+        RESNET,
+        residual=residual,
+        in_channels=channels,
+        width=widths[0],
+        blocks=block_lines,
+        channels=last,
+        num_outputs=num_outputs,
+    )
+    block = "the residual block written out" if scratch else "torchvision's residual block"
+    return f"{MODELS[family]}: stages of widths {', '.join(map(str, widths))}, {block}.", code
+
+
+# --- The loss and the optimizer ---------------------------------------------------------------------
+
+PROB_MSE = '''
+def $name(O, y):
+    """Squared error between the $squash probabilities (n, q) and the one-hot labels y (n,)."""
+    return mse($squash(O), one_hot(y, O.shape[1]))
+'''
+LOSSES_CONCISE = {
+    "mse": "loss = nn.MSELoss()",
+    "cross_entropy": "loss = nn.CrossEntropyLoss()  # softmax and log in one stable step",
+    "softmax_mse": '''
+def softmax_mse(y_hat, y):
+    """Squared error between the softmax probabilities (n, q) and the one-hot labels."""
+    return F.mse_loss(F.softmax(y_hat, dim=1), F.one_hot(y, y_hat.shape[1]).float())
+
+
+loss = softmax_mse
+''',
+    "sigmoid_mse": '''
+def sigmoid_mse(y_hat, y):
+    """Squared error between per-class sigmoid probabilities (n, q) and the one-hot labels."""
+    return F.mse_loss(torch.sigmoid(y_hat), F.one_hot(y, y_hat.shape[1]).float())
+
+
+loss = sigmoid_mse
+''',
+}
+SGD_SCRATCH = '''
+class SGD:
+    """Minibatch stochastic gradient descent: w <- w - lr * grad."""
+
+    def __init__(self, params, lr):
+        self.params, self.lr = list(params), lr
+
+    @torch.no_grad()
+    def step(self):
+        for param in self.params:
+            param.add_(param.grad, alpha=-self.lr)  # w <- w - lr * grad
+
+    def zero_grad(self):
+        for param in self.params:
+            param.grad = None
+
+
+optimizer = SGD(net.parameters(), lr=lr)
+'''
+MOMENTUM_SCRATCH = '''
+class SGDMomentum:
+    """SGD with momentum: v <- 0.9 v + grad, then w <- w - lr * v."""
+
+    def __init__(self, params, lr, momentum=0.9):
+        self.params, self.lr, self.momentum = list(params), lr, momentum
+        self.velocity = [torch.zeros_like(param) for param in self.params]
+
+    @torch.no_grad()
+    def step(self):
+        for param, v in zip(self.params, self.velocity):
+            v.mul_(self.momentum).add_(param.grad)
+            param.add_(v, alpha=-self.lr)  # w <- w - lr * v
+
+    def zero_grad(self):
+        for param in self.params:
+            param.grad = None
+
+
+optimizer = SGDMomentum(net.parameters(), lr=lr)
+'''
+
+
+def _loss_name(config: RunConfig) -> str:
+    if config.loss != "auto":
+        return config.loss
+    return "mse" if config.dataset in datasets.TABLE_SETS else "cross_entropy"
+
+
+def _loss(config: RunConfig, defined: set[str]) -> tuple[str, str]:
+    """(markdown, code) that define `loss`; a from-scratch function already in `defined` is not repeated."""
+    name = _loss_name(config)
+    text = f"The loss: {LOSS_NAMES[name]}."
+    if not config.scratch:
+        return text, _fill(LOSSES_CONCISE[name])
+    functions = [f for f in LOSSES_SCRATCH[name] if f.__name__ not in defined]
+    code = _from_scratch(*functions)
+    if name in ("softmax_mse", "sigmoid_mse"):
+        code += "\n\n\n" + _fill(PROB_MSE, name=name, squash=name.removesuffix("_mse"))
+    return text, code + f"\n\n\nloss = {name}"
+
+
+def _optimizer(config: RunConfig) -> tuple[str, str]:
+    text = f"The optimizer: {OPTIMIZER_NAMES[config.optimizer]}, lr = {config.lr:g}."
+    if config.optimizer == "adam":
+        return text, "optimizer = torch.optim.Adam(net.parameters(), lr=lr)"
+    if not config.scratch:
+        momentum = ", momentum=0.9" if config.optimizer == "momentum" else ""
+        return text, f"optimizer = torch.optim.SGD(net.parameters(), lr=lr{momentum})"
+    return text, _fill(SGD_SCRATCH if config.optimizer == "sgd" else MOMENTUM_SCRATCH)
+
+
+# --- The training loop --------------------------------------------------------------------------------
+
+TRAIN = '''
+def data_iter(X, y, batch_size, generator):
+    """The examples in a new random order, batch_size at a time (d2l 3.2)."""
+    indices = torch.randperm(len(X), generator=generator).to(X.device)
+    for i in range(0, len(X), batch_size):
+        batch = indices[i : i + batch_size]
+        yield X[batch], y[batch]
+
+
+def evaluate(net, X, y, batch_size=2048):
+    """$evaluate_doc"""
+    net.eval()  # (batch norm, where there is any, uses its running statistics)
+    with torch.no_grad():
+        y_hat = torch.cat([net(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
+    net.train()
+    $evaluate_return
+
+
+shuffler = torch.Generator().manual_seed(seed)  # the order of the examples, epoch after epoch
+for epoch in range(num_epochs):
+    net.train()
+    total, num_batches = 0.0, 0
+    for X, y in data_iter(X_train, y_train, batch_size, shuffler):
+        l = loss(net(X), y)
+        optimizer.zero_grad()
+        l.backward()
+        optimizer.step()
+        total, num_batches = total + l.item(), num_batches + 1
+    train_loss = total / num_batches
+    $report
+'''
+CLASSIFY = dict(
+    evaluate_doc="Mean loss and accuracy on (X, y).",
+    evaluate_return="return loss(y_hat, y).item(), (y_hat.argmax(dim=1) == y).float().mean().item()",
+    report="""val_loss, val_acc = evaluate(net, X_val, y_val)
+    print(f"epoch {epoch + 1}, train loss {train_loss:.4f}, val loss {val_loss:.4f}, val accuracy {val_acc:.4f}")""",
+)
+REGRESS = dict(
+    evaluate_doc="Mean loss on (X, y).",
+    evaluate_return="return loss(y_hat, y).item()",
+    report='print(f"epoch {epoch + 1}, train loss {train_loss:.4f}, val loss {evaluate(net, X_val, y_val):.4f}")',
+)
+LEARNED = {
+    True: "w, b = net.w.detach().reshape(-1), net.b.detach()",
+    False: "w, b = net.weight.detach().reshape(-1), net.bias.detach()",
+}
+
+
+def _training(config: RunConfig) -> tuple[str, str]:
+    classify = config.dataset not in datasets.TABLE_SETS
+    code = _fill(TRAIN, **(CLASSIFY if classify else REGRESS))
+    text = "Train: minibatches in a fresh random order each epoch, then the validation loss"
+    if classify:
+        return text + " and accuracy.", code
+    code += "\n\n" + LEARNED[config.scratch] + '\nprint(f"learned w {w.tolist()}, b {b.item():.4f}")'
+    if config.dataset == "synthetic":
+        code += '\nprint(f"error in estimating w: {(true_w - w.cpu()).tolist()}, b: {true_b - b.item():.4f}")'
+    return text + "; finally the learned parameters.", code
+
+
+# --- Putting it together --------------------------------------------------------------------------
+
+
+def _settings(config: RunConfig, root: str) -> str:
+    device = {
+        "auto": 'torch.device("cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() '
+        'else "cpu")',
+    }.get(config.device, f'torch.device("{config.device}")')
+    lines = [
+        f"lr, batch_size, num_epochs, seed = {config.lr!r}, {config.batch_size}, {config.epochs}, {config.seed}",
+        f"device = {device}",
+    ]
+    if config.dataset not in datasets.TABLE_SETS:
+        lines.append(f"DATA = {json.dumps(root)}  # torchvision downloads the dataset here on the first run")
+    return "\n".join(lines)
+
+
+def _imports(code: str) -> str:
+    """Only the imports the code uses, so that it reads (and lints) as written by hand."""
+    lines = ["import math", ""] if re.search(r"\bmath\.", code) else []  # the standard library first
+    lines.append("import torch")
+    if re.search(r"\btorchvision\.", code):
+        lines.append("import torchvision")
+    lines.append("from torch import nn")
+    if re.search(r"\bF\.", code):
+        lines.append("from torch.nn import functional as F")
+    if "BasicBlock(" in code:
+        lines.append("from torchvision.models.resnet import BasicBlock")
+    return "\n".join(lines)
+
+
+def _title(config: RunConfig) -> str:
+    tables = {"synthetic": "synthetic data y = Xw + b + noise", "exam": "exam scores from sleep and study"}
+    data = tables.get(config.dataset) or (
+        datasets.CATDOG.title if config.dataset == datasets.CATDOG.key else datasets.IMAGE_SETS[config.dataset].title
+    )
+    return f"{MODELS[config.model]} on {data}"
+
+
+def _summary(config: RunConfig) -> str:
+    impl = "from scratch" if config.scratch else "concise (torch.nn)"
+    return (
+        f"{impl}, lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epoch"
+        f"{'s' * (config.epochs > 1)}, seed {config.seed}, {OPTIMIZER_NAMES[config.optimizer]}, "
+        f"{LOSS_NAMES[_loss_name(config)]}"
+    )
+
+
+def sections(config: RunConfig, root: str = "data") -> list[tuple[str, str]]:
+    """The program as (markdown, code) pairs: the notebook's cells, and the script's paragraphs."""
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"need a RunConfig, got {type(config).__name__}")
+    if config.dataset not in (*IMAGE_SHAPES, "synthetic", "exam"):
+        raise ValueError(f"the dataset {config.dataset!r} exists only in this browser session, not as a file to load")
+    if _loss_name(config) == "mse" and config.dataset not in datasets.TABLE_SETS:
+        raise ValueError("the squared loss 'mse' needs numbers to predict; for classes use softmax_mse or sigmoid_mse")
+    model = _model(config)
+    defined = set(re.findall(r"^def (\w+)\(", model[1], flags=re.M))
+    parts = [_data(config), model, _loss(config, defined), _optimizer(config), _training(config)]
+    body = "\n".join(code for _, code in parts)
+    settings = ("The run's settings.", _imports(body) + "\n\n" + _settings(config, root))
+    return [settings, *parts]
+
+
+def _docstring(config: RunConfig) -> str:
+    where = "" if config.dataset in datasets.TABLE_SETS else " It downloads the dataset on its first run."
+    return (
+        f'"""{_title(config)}, exported from the deep-learning dashboard.\n\n'
+        f"{fill('Settings: ' + _summary(config) + '.', 100, break_on_hyphens=False)}\n"
+        "Plain PyTorch and torchvision: the same model, seed and order of examples as the dashboard's run.\n"
+        f"Run it with `python {file_name(config)}.py`.{where}\n"
+        '"""'
+    )
+
+
+def _join(blocks: list[str]) -> str:
+    """Blocks of code one blank line apart, or two around a def or a class (PEP 8)."""
+    text = blocks[0]
+    for block in blocks[1:]:
+        last_line = text.rsplit("\n", 1)[-1]
+        gap = 2 if block.startswith(("def ", "class ", "@")) or last_line.startswith((" ", ")")) else 1
+        text += "\n" * (gap + 1) + block
+    return text
+
+
+def to_script(config: RunConfig, root: str = "data") -> str:
+    """The run as a Python script: `python <file>.py` trains it and prints each epoch."""
+    return _docstring(config) + "\n\n" + _join([code for _, code in sections(config, root)]) + "\n"
+
+
+def _cell(kind: str, text: str) -> dict:
+    lines = text.splitlines(keepends=True)
+    cell = {"cell_type": kind, "metadata": {}, "source": lines}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
+
+
+def to_notebook(config: RunConfig, root: str = "data") -> str:
+    """The run as a Jupyter notebook (nbformat 4): a markdown cell before each code cell."""
+    intro = f"# {_title(config)}\n\nExported from the deep-learning dashboard. Settings: {_summary(config)}."
+    cells = [_cell("markdown", intro)]
+    for text, code in sections(config, root):
+        cells += [_cell("markdown", text), _cell("code", code)]
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 4,  # 4.5 would want an id on every cell
+    }
+    return json.dumps(notebook, indent=1) + "\n"
+
+
+def file_name(config: RunConfig) -> str:
+    """A name for the downloaded file, without extension: e.g. softmax_concise_fashion_mnist."""
+    return f"{config.model}_{config.implementation}_{config.dataset}"

@@ -1,0 +1,137 @@
+"""Export as code: every model family compiles, the script runs on its own and matches the dashboard's run.
+
+The exported program must not need this project: it is checked to import only torch, torchvision and
+the standard library, and two of them (softmax regression on Fashion-MNIST, linear regression on the
+synthetic data) are run in a separate Python process and compared with `core.train` on the same config.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from core import datasets
+from core.export import file_name, sections, to_notebook, to_script
+from core.train import RunConfig, train
+
+FAMILIES = [
+    RunConfig(model="linear", dataset="synthetic", true_w=(2, 3), true_b=1, noise=0.5, num_examples=200),
+    RunConfig(model="linear", dataset="exam", optimizer="momentum"),
+    RunConfig(model="softmax"),
+    RunConfig(model="softmax", dataset="cifar10_catdog", optimizer="adam", loss="softmax_mse"),
+    RunConfig(model="mlp", num_layers=3, num_hiddens=64, activation="sigmoid", loss="sigmoid_mse"),
+    RunConfig(model="mlp", dataset="mnist", activation="tanh", optimizer="momentum"),
+    RunConfig(model="resnet", resnet_width=8, resnet_blocks=2, resnet_stages=2, train_examples=2000),
+    RunConfig(model="resnet18", dataset="cifar10"),
+]
+CASES = [
+    RunConfig(**{**config.as_dict(), "implementation": impl}) for config in FAMILIES for impl in ("scratch", "concise")
+]
+
+
+def imported_modules(src: str) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            modules.add(node.module.split(".")[0])
+    return modules
+
+
+@pytest.mark.parametrize("config", CASES, ids=lambda c: f"{c.model}-{c.implementation}-{c.dataset}")
+def test_every_family_and_implementation_compiles_without_our_package(config):
+    src = to_script(config)
+    compile(src, f"{file_name(config)}.py", "exec")
+    assert imported_modules(src) <= {"math", "torch", "torchvision"}
+    assert f"lr, batch_size, num_epochs, seed = {config.lr!r}, {config.batch_size}, {config.epochs}" in src
+    explicit_parameters = config.scratch and config.model in ("linear", "softmax", "mlp")
+    assert ("nn.Parameter(" in src) == explicit_parameters  # the scratch ResNet is written out, but of layers
+
+
+def test_the_models_follow_the_implementation_choice():
+    mlp = RunConfig(model="mlp", num_layers=2, num_hiddens=128, activation="tanh")
+    concise = to_script(mlp)
+    layers = [
+        "nn.Flatten()",
+        "nn.Linear(784, 128)",
+        "nn.Tanh()",
+        "nn.Linear(128, 128)",
+        "nn.Tanh()",
+        "nn.Linear(128, 10)",
+    ]
+    assert "nn.Sequential(\n" + "".join(f"    {layer},\n" for layer in layers) + ").to(device)" in concise
+    scratch = to_script(RunConfig(**{**mlp.as_dict(), "implementation": "scratch"}))
+    assert "sizes=[784, 128, 128, 10]" in scratch and "def tanh(X):" in scratch and "class SGD:" in scratch
+    resnet = to_script(RunConfig(model="resnet", implementation="scratch", resnet_blocks=2))
+    assert "class Residual(nn.Module):" in resnet and "Residual(16, 32, stride=2)," in resnet
+    assert "def cross_entropy(" in resnet and "nn.CrossEntropyLoss" not in resnet
+
+
+def test_the_notebook_holds_the_same_code_as_the_script():
+    config = RunConfig(model="mlp", implementation="scratch", optimizer="momentum")
+    notebook = json.loads(to_notebook(config))
+    assert notebook["nbformat"] == 4 and isinstance(notebook["nbformat_minor"], int)
+    assert notebook["metadata"]["kernelspec"]["language"] == "python"
+    for cell in notebook["cells"]:
+        assert cell["cell_type"] in ("markdown", "code") and isinstance(cell["source"], list)
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+    code = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert code == [block for _, block in sections(config)]
+    script = to_script(config)
+    assert all(block in script for block in code)
+    compile("\n\n".join(code), "notebook", "exec")
+
+
+def test_what_cannot_be_exported_is_explained():
+    with pytest.raises(ValueError, match="needs numbers to predict"):
+        to_script(RunConfig(model="softmax", loss="mse"))
+
+
+def run_script(config: RunConfig, tmp_path) -> str:
+    """Run the exported script in a fresh Python, with the project's data folder as its DATA."""
+    path = tmp_path / f"{file_name(config)}.py"
+    path.write_text(to_script(config, root=str(datasets.data_dir())))
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def epoch_lines(stdout: str) -> list[dict[str, float]]:
+    return [
+        {key: float(value) for key, value in re.findall(r"(train loss|val loss|val accuracy) ([\d.]+)", line)}
+        for line in stdout.splitlines()
+        if line.startswith("epoch ")
+    ]
+
+
+def test_the_softmax_script_runs_and_matches_the_dashboard(fashion, tmp_path):
+    config = RunConfig(model="softmax", epochs=2, train_examples=10000)
+    epochs = epoch_lines(run_script(config, tmp_path))
+    assert len(epochs) == 2
+    last = train(config, fashion).last_eval
+    # the same weights, batches and updates: equal up to floating-point noise (here: to every printed digit)
+    assert epochs[-1]["val accuracy"] == pytest.approx(last.val_acc, abs=0.005)
+    assert epochs[-1]["val loss"] == pytest.approx(last.val_loss, rel=0.01)
+    assert epochs[-1]["val accuracy"] > 0.7
+
+
+@pytest.mark.parametrize("implementation", ["concise", "scratch"])
+def test_the_linear_regression_script_runs_and_learns_what_the_dashboard_learns(implementation, tmp_path):
+    config = RunConfig(
+        model="linear", dataset="synthetic", implementation=implementation, lr=0.02, batch_size=32, epochs=3
+    )
+    stdout = run_script(config, tmp_path)
+    assert len(epoch_lines(stdout)) == 3
+    learned = re.search(r"learned w \[([-\d.e]+), ([-\d.e]+)\], b ([-\d.e]+)", stdout)
+    w1, w2, b = map(float, learned.groups())
+    model = train(config).model
+    # the same data, initial weights, batches and steps: the same parameters, to float precision
+    assert (w1, w2, b) == pytest.approx((*model.w.reshape(-1).tolist(), model.b.item()), abs=1e-4)
+    assert (w1, w2, b) == pytest.approx((2.0, -3.4, 4.2), abs=0.15)
