@@ -77,10 +77,11 @@ def page_jobs(models: tuple[str, ...]) -> list[Job]:
 # --- Settings, bound to the URL so that a teacher can share a link -----------------------
 
 
-def url_warnings(valid: dict[str, Callable[[str], bool]]) -> None:
-    """Say which settings of a shared link were not allowed (Streamlit drops them from the widgets)."""
+def url_warnings(link: dict[str, str | None], valid: dict[str, Callable[[str], bool]]) -> None:
+    """Say which settings of a shared link were not allowed. `link` is read before the widgets are drawn:
+    a bound widget drops a value it cannot take from the URL without a word."""
     for key, ok in valid.items():
-        raw = st.query_params.get(key)
+        raw = link.get(key)
         if raw is not None and not ok(raw):
             st.warning(f"The link's setting `{key}={raw}` is not allowed here, so the default is used.")
 
@@ -101,6 +102,7 @@ def common_settings(
     """Sidebar: dataset, implementation, lr, batch size, epochs, seed, device, optimizer."""
     sb = st.sidebar
     settings = {}
+    link = {key: st.query_params.get(key) for key in ("lr", "batch", "epochs", "seed", "device")}
     if image:
         choices = dataset_choices()
         if not choices:
@@ -118,8 +120,14 @@ def common_settings(
         horizontal=True,
         bind="query-params",
     )
+    # a number's label is what the URL holds: "lr=1" and "lr=0.001", not "1.0" and "0.001"
     settings["lr"] = sb.select_slider(
-        "Learning rate (log scale)", LR_OPTIONS, value=default_lr, key="lr", bind="query-params"
+        "Learning rate (log scale)",
+        LR_OPTIONS,
+        value=default_lr,
+        format_func="{:g}".format,
+        key="lr",
+        bind="query-params",
     )
     settings["batch_size"] = sb.select_slider(
         "Batch size", BATCH_OPTIONS, value=default_batch, key="batch", bind="query-params"
@@ -135,13 +143,14 @@ def common_settings(
         bind="query-params",
     )
     url_warnings(
+        link,
         {
             "lr": _is_number_in(LR_OPTIONS),
             "batch": _is_number_in(BATCH_OPTIONS),
             "epochs": lambda raw: raw.isdigit() and 1 <= int(raw) <= 50,
             "seed": lambda raw: raw.isdigit(),
             "device": lambda raw: raw in available_devices(),
-        }
+        },
     )
     return settings
 
