@@ -150,7 +150,8 @@ def status(key: str) -> DatasetStatus:
 
 
 def all_status() -> list[DatasetStatus]:
-    return [status(key) for key in [*IMAGE_SETS, CATDOG.key, *TABLE_SETS]]
+    """Every dataset a user can pick by name (a user's own table is not one: it lives in their session)."""
+    return [status(key) for key in [*IMAGE_SETS, CATDOG.key, *TABLE_SETS] if key != USER_TABLE]
 
 
 DATASETS = (*IMAGE_SETS, CATDOG.key, *TABLE_SETS)
