@@ -262,7 +262,7 @@ def draw_curves(job: Job) -> None:
     fig.add_scatter(x=val["epoch"], y=val["val loss"], name="val loss", mode="lines+markers", row=1, col=1)
     if classification:
         fig.add_scatter(x=val["epoch"], y=val["val accuracy"], name="val accuracy", mode="lines+markers", row=1, col=2)
-        fig.update_yaxes(tickformat=".0%", row=1, col=2)
+        fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=2)
     fig.update_xaxes(title_text="epoch", range=[0, job.config.epochs])
     fig.update_layout(height=320, margin=dict(t=30, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
     st.plotly_chart(fig, key=f"curves-{job.id}")
