@@ -1,0 +1,194 @@
+"""The dashboard in a real browser: `streamlit run` in a subprocess, driven by Chromium through playwright.
+
+What only a browser shows: the curve gaining points while a run trains (the page redraws itself
+every half second, with no click), Stop answered at once, and a shared link's settings in the
+sidebar's widgets. Screenshots go to test-artifacts/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core import datasets
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+# points of the training-loss line in the page's live chart (plotly keeps the decoded trace in _fullData)
+CURVE_POINTS = """() => {
+    const plot = document.querySelector('[class*="st-key-curves-"] .js-plotly-plot');
+    if (!plot || !plot._fullData) return 0;
+    const trace = plot._fullData.find(t => t.name === 'train loss');
+    return trace ? (trace._length ?? trace.x.length) : 0;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+def start_server(log_name: str) -> tuple[subprocess.Popen, str]:
+    """`streamlit run streamlit_app.py` on a free port; returns once /_stcore/health answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.setdefault("DASHBOARD_DATA", str(datasets.data_dir()))
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / log_name, "w")  # noqa: SIM115 - closed with the server
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log = log
+    deadline = time.monotonic() + 60
+    while not healthy(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)
+            pytest.fail(f"the streamlit server did not come up; see {ARTIFACTS / log_name}")
+        time.sleep(0.2)
+    return proc, url
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    proc.log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (WANT_BROWSER=1 bash .ci/setup)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser) -> Iterator[str]:
+    proc, url = start_server("streamlit-server.log")
+    yield url
+    stop_server(proc)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})  # a new browser session
+    yield context.new_page()
+    context.close()
+
+
+def curve_points(page) -> int:
+    return page.evaluate(CURVE_POINTS)
+
+
+def wait_for_points(page, more_than: int, timeout_s: float) -> int:
+    page.wait_for_function(f"({CURVE_POINTS})() > {more_than}", timeout=timeout_s * 1000, polling=100)
+    return curve_points(page)
+
+
+def slider_value(page, label: str) -> str:
+    """The value a sidebar slider shows, e.g. "0.5" for the learning rate."""
+    slider = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text=label)
+    return slider.get_by_role("slider").get_attribute("aria-valuetext")
+
+
+@pytest.mark.skipif(not datasets.status("fashion_mnist").available, reason="Fashion-MNIST is not here")
+def test_the_curve_grows_while_training_and_stop_freezes_it(server, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/softmax?epochs=10")  # ten epochs: far longer than the test watches
+    train = page.get_by_role("button", name="Train", exact=True)
+    stop = page.get_by_role("button", name="Stop", exact=True)
+    expect(train).to_be_enabled(timeout=60_000)
+    expect(stop).to_be_disabled()
+    train.click()
+
+    first = wait_for_points(page, 0, timeout_s=90)  # the server's first run also loads Fashion-MNIST
+    expect(stop).to_be_enabled()
+    expect(train).to_be_disabled()
+    later = wait_for_points(page, first, timeout_s=30)  # no click: the page redraws itself
+    assert later > first
+    expect(page.get_by_text("Epoch 1 of 10")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "softmax-training.png")
+
+    stop.click()
+    expect(page.get_by_text("Stopped at step")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("the model keeps what it learned")).to_be_visible()
+    frozen = curve_points(page)
+    assert frozen >= later
+    time.sleep(2)
+    assert curve_points(page) == frozen, "the curve still grows after Stop"
+    expect(train).to_be_enabled()
+    expect(stop).to_be_disabled()
+    expect(page.get_by_role("tab", name="Mistakes")).to_be_visible()
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=ARTIFACTS / "softmax-stopped.png")
+
+
+def test_a_shared_link_shows_its_settings_in_the_sidebar(server, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/mlp?lr=0.5&hidden=128&epochs=3")
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=60_000)
+    expect(page.get_by_role("heading", name="Multilayer perceptron")).to_be_visible()
+    assert slider_value(page, "Learning rate") == "0.5"
+    assert slider_value(page, "Hidden units") == "128"
+    assert slider_value(page, "Epochs") == "3"
+    assert slider_value(page, "Batch size") == "256"  # not in the link: the default
+    assert slider_value(page, "Hidden layers") == "1"
+    for shown in ("lr=0.5", "hidden=128", "epochs=3"):
+        assert shown in page.url
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=ARTIFACTS / "mlp-shared-url.png")
+
+
+def test_a_link_opened_first_on_a_fresh_server_shows_the_apps_navigation(browser):
+    """Our pages live in pages/: a fresh server starts in Streamlit's old folder mode, which would run the
+    linked page alone and list every file of pages/ in the sidebar (`_ui.py` leaves that mode at once)."""
+    proc, url = start_server("streamlit-server-fresh.log")
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{url}/mlp?lr=0.5")
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+        links = page.get_by_test_id("stSidebarNav").get_by_role("link").all_inner_texts()
+        context.close()
+    finally:
+        stop_server(proc)
+    assert "Compare runs" in links and "Softmax regression" in links, links
+    assert not {"ui", "streamlit app"} & set(links), links

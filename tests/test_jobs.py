@@ -1,0 +1,152 @@
+"""The scheduler that trains many users' runs in the background: queueing, stopping, failing.
+
+Every test builds its own `Scheduler(max_running=1)` - one trainer, as on a two-core server - and
+trains d2l's synthetic linear regression (1000 points, batch 1: a thousand tiny steps an epoch), so
+a run is "running" for as long as a test needs and stops between two steps the moment it is told.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from core import datasets
+from core.device import DEVICES, available_devices
+from core.jobs import Job, Scheduler
+from core.train import RunConfig, start
+
+LONG = RunConfig(model="linear", dataset="synthetic", lr=0.01, batch_size=1, epochs=1000)  # minutes, unless stopped
+SHORT = RunConfig(model="linear", dataset="synthetic", lr=0.03, batch_size=10, epochs=2)  # a fraction of a second
+
+
+def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def wait_training(job: Job, timeout: float = 30.0) -> None:
+    """Until the job runs and has reported at least one point of its curve."""
+    wait_until(lambda: job.state == "running" and job.history, timeout, f"job {job.id} to train")
+
+
+@pytest.fixture
+def scheduler():
+    sched = Scheduler(max_running=1)
+    jobs: list[Job] = []
+    real_submit = sched.submit
+
+    def submit(*args, **kwargs):
+        job = real_submit(*args, **kwargs)
+        jobs.append(job)
+        return job
+
+    sched.submit = submit
+    yield sched
+    for job in jobs:  # no thread outlives its test
+        job.stop()
+    for job in jobs:
+        assert job.wait(10), f"job {job.id} did not end after stop()"
+
+
+def test_second_job_waits_in_the_queue_while_the_first_trains(scheduler):
+    first = scheduler.submit(LONG, label="first")
+    wait_training(first)
+    second = scheduler.submit(LONG, label="second")
+    third = scheduler.submit(LONG, label="third")
+    time.sleep(0.3)  # long enough for either to start, were the scheduler to let it
+    assert first.state == "running"
+    assert second.state == "queued" and third.state == "queued"
+    assert second.run is None and second.started is None
+
+    info = scheduler.queue_info(second)
+    assert info is not None
+    assert (info.position, info.running) == (1, 1)
+    assert info.seconds_to_wait is not None and info.seconds_to_wait > 0  # from the first job's progress
+    assert scheduler.queue_info(third).position == 2
+    assert scheduler.queue_info(first) is None  # running jobs are not in the queue
+
+    first.stop()
+    assert first.wait(5)
+    wait_training(second)  # first come, first served
+    assert third.state == "queued" and scheduler.queue_info(third).position == 1
+
+
+def test_stopping_a_queued_job_cancels_it_without_training(scheduler):
+    first = scheduler.submit(LONG)
+    wait_training(first)
+    queued = scheduler.submit(LONG)
+    time.sleep(0.2)
+    assert queued.state == "queued"
+
+    queued.stop()
+    assert queued.wait(2), "a stopped queued job must end at once"
+    assert queued.state == "done"
+    assert queued.outcome is not None and queued.outcome.status == "cancelled"
+    assert "before it started" in queued.outcome.message
+    assert queued.run is None and queued.started is None and queued.history == []
+    assert queued.error is None
+    assert first.state == "running", "cancelling a queued job must not touch the running one"
+    assert scheduler.queue_info(queued) is None
+
+
+def test_stop_takes_effect_within_a_second_and_keeps_the_learned_weights(scheduler):
+    job = scheduler.submit(LONG)
+    wait_training(job)
+    wait_until(lambda: job.history[-1].step >= 1500, 30, "1500 steps")
+
+    stopped_at = time.perf_counter()
+    job.stop()
+    assert job.wait(5)
+    latency = time.perf_counter() - stopped_at
+    assert latency < 1.0, f"stop() took {latency:.2f} s to end the training"
+
+    assert job.outcome.status == "cancelled"
+    assert job.outcome.message.startswith("Stopped at step")
+    assert "keeps what it learned" in job.outcome.message
+    assert 0 < job.outcome.step < job.history[-1].total_steps
+    assert job.error is None
+
+    # the model is the trained one: far from its initialisation and close to the true w = (2, -3.4), b = 4.2
+    fresh = start(LONG).model
+    trained = torch.cat([p.detach().flatten() for p in job.run.model.parameters()])
+    initial = torch.cat([p.detach().flatten() for p in fresh.parameters()])
+    assert not torch.allclose(trained, initial)
+    assert torch.allclose(trained, torch.tensor([2.0, -3.4, 4.2]), atol=0.1), trained
+    assert scheduler.is_running(job) is False
+
+
+def test_a_job_with_bad_settings_ends_with_a_message_and_the_others_go_on(scheduler):
+    missing = [d for d in DEVICES if d not in available_devices()]
+    if not missing:
+        pytest.skip("every device is available on this machine")
+    bad = scheduler.submit(RunConfig(model="linear", dataset="synthetic", device=missing[0], epochs=1))
+    good = scheduler.submit(SHORT)
+    assert bad.wait(10) and good.wait(30)
+
+    assert bad.state == "done" and bad.outcome is None
+    assert bad.error is not None
+    assert f"device {missing[0]!r} is not available" in bad.error
+    assert "Training failed" not in bad.error  # a settings message, not a crash
+    assert good.error is None and good.outcome.status == "completed"
+    assert good.run.last_eval.val_loss < 0.01
+    assert not scheduler.is_running(bad) and not scheduler.is_running(good)
+
+
+def test_an_exception_inside_training_is_caught_into_job_error(scheduler):
+    # labels 0..6 for a model that has only two classes: cross-entropy raises in the first step
+    X = torch.rand(64, 1, 4, 4)
+    y = torch.arange(64) % 7
+    broken = datasets.Data("broken", X, y, X, y, classes=("a", "b"))
+    crash = scheduler.submit(RunConfig(model="softmax", dataset="fashion_mnist", epochs=1), data=broken)
+    after = scheduler.submit(SHORT)
+    assert crash.wait(10) and after.wait(30)
+
+    assert crash.state == "done" and crash.outcome is None
+    assert crash.error is not None and crash.error.startswith("Training failed: ")
+    assert after.outcome is not None and after.outcome.status == "completed", "the trainer must be free again"
+    assert not scheduler.is_running(crash)

@@ -1,0 +1,279 @@
+"""The pages, run by Streamlit's AppTest: each loads, trains a tiny run to the end, and shows its results.
+
+An `AppTest` is one browser session of the real app (`streamlit_app.py`, its navigation and pages);
+the training itself runs in the background exactly as on the server, so the tests poll the page
+(`at.run()`) until the run's outcome shows. Settings are tiny - one epoch, large batches, a
+2,000-image ResNet of width 8 - so that a run takes seconds on a two-core CPU.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import datasets
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+SCRIPT_TIMEOUT = 120  # seconds for one script run: the first imports torch and plotly
+TRAIN_TIMEOUT = 150  # seconds for a tiny training run, on a busy two-core CPU
+
+needs_fashion_mnist = pytest.mark.skipif(
+    not datasets.status("fashion_mnist").available, reason="Fashion-MNIST is not here: run `bash .ci/setup`"
+)
+
+
+def session() -> AppTest:
+    """A new browser session, on the home page (its first run registers the navigation's pages)."""
+    at = AppTest.from_file(str(APP), default_timeout=SCRIPT_TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_page(at: AppTest, name: str, **url) -> AppTest:
+    """Go to pages/<name>.py, as by a link with the query parameters `url`."""
+    for key, value in url.items():
+        at.query_params[key] = str(value)
+    at.switch_page(f"pages/{name}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def runs(at: AppTest) -> list:
+    return at.session_state.get("runs", [])
+
+
+def train(at: AppTest, timeout: float = TRAIN_TIMEOUT):
+    """Press Train, then redraw the page every half second until the run's outcome shows; the job."""
+    before = len(runs(at))
+    assert not at.button(key="train").disabled
+    at.button(key="train").click().run()
+    assert not at.exception, at.exception
+    assert len(runs(at)) == before + 1, "Train did not start a run"
+    job = runs(at)[-1]
+    deadline = time.monotonic() + timeout
+    while not (job.state == "done" and (at.success or at.error or at.warning)):
+        if time.monotonic() > deadline:
+            job.stop()
+            pytest.fail(f"no outcome after {timeout} s: state {job.state}, history {len(job.history)} points")
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    return job
+
+
+def curve_points(at: AppTest, job) -> int:
+    """Points of the training-loss line in the page's live chart of `job`."""
+    charts = [c for c in at.get("plotly_chart") if c.key == f"curves-{job.id}"]
+    assert len(charts) == 1, [c.key for c in at.get("plotly_chart")]
+    figure = json.loads(charts[0].proto.spec)
+    train_loss = next(t for t in figure["data"] if t["name"] == "train loss")
+    x = train_loss["x"]
+    if isinstance(x, dict):  # plotly's typed array: {"dtype": "f8", "bdata": base64}
+        return len(base64.b64decode(x["bdata"])) // np.dtype(x["dtype"]).itemsize
+    return len(x)
+
+
+def assert_results(at: AppTest, job, tabs: list[str]) -> None:
+    """The finished run's live view and results: curve, the tabs, a gallery of the mistakes."""
+    assert curve_points(at, job) >= 1
+    assert [t.label for t in at.tabs] == tabs
+    mistakes = at.tabs[0]
+    pictures = [url for image in mistakes.image for url in image.value]
+    assert 1 <= len(pictures) <= 24, len(pictures)
+    assert all(url for url in pictures)
+    assert any("true:" in c.value for c in mistakes.caption)
+    assert any("What the model gets wrong" in s.value for s in at.subheader)
+
+
+# --- Loading -------------------------------------------------------------------------------
+
+
+def test_home_loads_and_lists_the_datasets():
+    at = session()
+    assert texts(at.title) == ["Deep learning, live"]
+    page = "\n".join(texts(at.markdown))
+    assert "Softmax regression" in page and "Training runs on:" in page
+    assert "**Fashion-MNIST**: ready" in page
+    assert not at.error
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [("softmax", "Softmax regression"), ("mlp", "Multilayer perceptron"), ("resnet", "ResNet")],
+)
+def test_training_page_loads_with_train_enabled_and_stop_disabled(name, title):
+    at = open_page(session(), name)
+    assert texts(at.title) == [title]
+    assert not at.error and not at.warning
+    assert not at.button(key="train").disabled
+    assert at.button(key="stop").disabled
+    assert any("press **Train**" in i.value for i in at.info)
+    assert at.select_slider(key="lr").value in (0.1, 0.05)
+
+
+def test_compare_page_without_runs_says_so():
+    at = open_page(session(), "compare")
+    assert texts(at.title) == ["Compare runs"]
+    assert any("No runs yet" in i.value for i in at.info)
+    assert not at.dataframe
+
+
+# --- Training on each page -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_runs() -> AppTest:
+    """One session that trained softmax regression, then an MLP."""
+    at = open_page(session(), "softmax")
+    at.slider(key="epochs").set_value(1)
+    at.select_slider(key="batch").set_value(1024)
+    softmax = train(at)
+    assert softmax.outcome.status == "completed", softmax.outcome
+    assert texts(at.success) == [softmax.outcome.message]
+    assert "Trained 1 epoch" in softmax.outcome.message
+
+    open_page(at, "mlp")
+    at.select_slider(key="hidden").set_value(16)
+    at.slider(key="epochs").set_value(1)
+    at.select_slider(key="batch").set_value(1024)
+    mlp = train(at)
+    assert mlp.outcome.status == "completed", mlp.outcome
+    assert texts(at.success) == [mlp.outcome.message]
+    return at
+
+
+@needs_fashion_mnist
+def test_softmax_trains_and_shows_curve_mistakes_and_class_weights(two_runs):
+    at = open_page(two_runs, "softmax")
+    softmax = next(job for job in runs(at) if job.config.model == "softmax")
+    assert (softmax.config.epochs, softmax.config.batch_size) == (1, 1024)
+    assert texts(at.success) == [softmax.outcome.message]
+    assert_results(at, softmax, ["Mistakes", "Confusion matrix", "Per-class accuracy", "Class weights"])
+    weights = at.tabs[3]
+    assert sorted(c for image in weights.image for c in image.captions) == sorted(softmax.run.data.classes)
+    assert any(c.key == f"confusion-{softmax.id}" for c in at.get("plotly_chart"))
+    assert any(c.key == f"per-class-{softmax.id}" for c in at.get("plotly_chart"))
+    assert not at.button(key="train").disabled and at.button(key="stop").disabled
+
+
+@needs_fashion_mnist
+def test_mlp_trains_and_shows_curve_and_mistakes(two_runs):
+    at = open_page(two_runs, "mlp")
+    mlp = next(job for job in runs(at) if job.config.model == "mlp")
+    assert (mlp.config.num_hiddens, mlp.config.activation) == (16, "relu")
+    assert texts(at.success) == [mlp.outcome.message]
+    assert_results(at, mlp, ["Mistakes", "Confusion matrix", "Per-class accuracy"])
+
+
+@needs_fashion_mnist
+def test_resnet_trains_on_a_subset_and_shows_its_mistakes():
+    at = open_page(session(), "resnet")
+    at.slider(key="epochs").set_value(1)
+    at.select_slider(key="subset").set_value(2000)
+    at.select_slider(key="width").set_value(8)
+    at.select_slider(key="batch").set_value(2048)  # one step: the ten thousand validation images dominate
+    job = train(at)
+    assert job.outcome.status == "completed", job.outcome
+    assert (job.config.model, job.config.resnet_width, job.config.train_examples) == ("resnet", 8, 2000)
+    assert len(job.run.data.X_train) == 2000
+    assert texts(at.success) == [job.outcome.message]
+    assert_results(at, job, ["Mistakes", "Confusion matrix", "Per-class accuracy"])
+
+
+@needs_fashion_mnist
+def test_too_large_a_learning_rate_says_so():
+    at = open_page(session(), "mlp")
+    at.select_slider(key="lr").set_value(10.0)
+    at.slider(key="layers").set_value(4)
+    at.radio(key="activation").set_value("relu")
+    at.slider(key="epochs").set_value(1)
+    job = train(at)  # the loss is NaN within a dozen steps
+    assert job.outcome.status == "diverged", job.outcome
+    assert not at.success
+    message = " ".join(texts(at.error))
+    assert "too large" in message and "try lr <=" in message, message
+    assert "lr = 10" in message
+    assert not at.exception
+
+
+# --- Links that carry settings ----------------------------------------------------------------
+
+
+def test_shared_link_sets_the_sidebar():
+    at = open_page(session(), "mlp", lr="0.5", hidden="128", epochs="3", optimizer="adam", impl="scratch")
+    assert at.select_slider(key="lr").value == 0.5
+    assert at.select_slider(key="hidden").value == 128
+    assert at.slider(key="epochs").value == 3
+    assert at.selectbox(key="optimizer").value == "adam"
+    assert at.radio(key="impl").value == "scratch"
+    assert not at.warning
+    assert at.query_params["lr"] == "0.5"
+
+
+@pytest.mark.parametrize(("key", "raw"), [("lr", "-5"), ("lr", "0.4"), ("batch", "100"), ("epochs", "zero")])
+def test_a_link_with_a_setting_that_is_not_allowed_warns_and_uses_the_default(key, raw):
+    at = open_page(session(), "softmax", **{key: raw})
+    assert (at.select_slider(key="lr").value, at.select_slider(key="batch").value) == (0.1, 256)
+    assert at.slider(key="epochs").value == 10
+    warnings = " ".join(texts(at.warning))
+    assert "not allowed" in warnings and f"{key}={raw}" in warnings, warnings
+
+
+@pytest.mark.parametrize("raw", ["1", "10", "2"])
+def test_a_link_with_a_whole_number_learning_rate_sets_it(raw):
+    at = open_page(session(), "softmax", lr=raw)
+    assert at.select_slider(key="lr").value == float(raw)
+
+
+def test_a_link_with_a_setting_that_is_not_allowed_falls_back_to_the_default():
+    at = open_page(session(), "softmax", lr="-5")
+    assert at.select_slider(key="lr").value == 0.1
+    assert not at.exception and not at.error
+    assert not at.button(key="train").disabled
+
+
+# --- Comparing, and keeping sessions apart ------------------------------------------------------
+
+
+@needs_fashion_mnist
+def test_compare_lists_this_sessions_runs_with_a_download(two_runs):
+    at = open_page(two_runs, "compare")
+    assert len(at.dataframe) == 1
+    table = at.dataframe[0].value
+    assert isinstance(table, pd.DataFrame)
+    assert len(table) == 2
+    assert list(table["run"]) == ["Softmax regression #1", "MLP #1"]
+    assert list(table["model"]) == ["softmax", "mlp"]
+    assert set(table["status"]) == {"completed"}
+    assert table["final val accuracy"].between(0.1, 1).all()
+    assert len(at.get("download_button")) == 1
+    assert "model" in " ".join(texts(at.caption))  # the settings that differ
+    curves = [c for c in at.get("plotly_chart") if c.key == "compare-curves"]
+    assert len(json.loads(curves[0].proto.spec)["data"]) == 2
+
+
+@needs_fashion_mnist
+def test_a_sessions_runs_are_not_seen_by_another_session(two_runs):
+    assert len(runs(two_runs)) == 2
+    other = session()
+    assert runs(other) == []
+    open_page(other, "compare")
+    assert any("No runs yet" in i.value for i in other.info)
+    assert not other.dataframe
+    open_page(other, "softmax")
+    assert any("press **Train**" in i.value for i in other.info)  # no run of the first session shows
+    assert not other.get("plotly_chart")
+    open_page(two_runs, "compare")  # and the first session still lists both of its runs
+    assert len(two_runs.dataframe[0].value) == 2
