@@ -16,6 +16,9 @@ pages = {
         st.Page("pages/resnet.py", title="ResNet", url_path="resnet"),
     ],
     "Use": [st.Page("pages/photos.py", title="Cat, dog or neither?", url_path="photos")],
-    "Results": [st.Page("pages/compare.py", title="Compare runs", url_path="compare")],
+    "Results": [
+        st.Page("pages/compare.py", title="Compare runs", url_path="compare"),
+        st.Page("pages/ladder.py", title="Baseline ladder", url_path="ladder"),
+    ],
 }
 st.navigation(pages).run()

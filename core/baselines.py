@@ -1,0 +1,216 @@
+"""The baseline ladder of seed 004 ("MNIST from scratch"): how much each step up buys over no learning at all.
+
+The bottom rung learns nothing: `pixel_similarity` averages the training images of each class into one
+mean image and labels a validation image by the nearest mean, by mean absolute (MAE) or mean squared
+(MSE) pixel difference - vectorized over chunks of the validation set, no loop per image. The rungs
+above are training runs (`RUNGS`, turned into `RunConfig`s by `ladder`): the post's linear model at its
+lr = 1 with sigmoid + MSE, softmax + MSE and cross-entropy losses, its small net of 64 sigmoid units,
+d2l's MLP of 256 ReLUs and a small ResNet (on a subset of the training set on a CPU). The post draws
+every weight and bias from N(0, 1) (its `init_params` is `torch.randn`); `init_normal` does the same
+here, and it is what starves the two MSE losses: logits of ten standard deviations saturate sigmoid and
+softmax, whose gradients vanish, while cross-entropy's gradient (p - y) does not. `summary` reads
+what a training job has reached, for the ladder's table; every rung is scored on the same validation split.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+
+from core import datasets
+from core.device import resolve_device
+from core.train import Run, RunConfig, fit, start
+
+# RunConfig.init_std (proposed; 0 = the model's own init) makes the engine draw the post's N(0, 1) init
+# itself, so that the page's background jobs start where the post does. Until it exists, only
+# `train_rung` (tests, scripts) can apply it, after `start`.
+ENGINE_INIT = "init_std" in {f.name for f in fields(RunConfig)}
+RESNET_CPU_EXAMPLES = 5000  # a small ResNet epoch over 5,000 images takes ~10 s on 2 CPU cores
+
+
+@dataclass(frozen=True)
+class PixelSimilarity:
+    means: torch.Tensor  # (q, C, H, W): the mean training image of each class
+    accuracy_mae: float  # over the whole validation split
+    accuracy_mse: float
+    per_class_mae: tuple[float, ...]  # (q,) accuracy on each class's validation images
+    per_class_mse: tuple[float, ...]
+
+
+def class_means(X: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The mean image of each class: X (n, C, H, W), y (n,) -> (q, C, H, W)."""
+    sums = torch.zeros(num_classes, *X.shape[1:], device=X.device).index_add_(0, y, X)
+    counts = torch.bincount(y, minlength=num_classes).clamp(min=1)  # (q,)
+    return sums / counts.reshape(-1, *[1] * (X.dim() - 1))
+
+
+def nearest_mean(X: torch.Tensor, means: torch.Tensor, squared: bool, chunk: int = 1000) -> torch.Tensor:
+    """Index of the closest mean for each row of X (n, C, H, W), by mean |difference| or mean difference^2."""
+    flat = means.reshape(1, len(means), -1)  # (1, q, d)
+    predictions = []
+    for i in range(0, len(X), chunk):
+        diff = X[i : i + chunk].reshape(-1, 1, flat.shape[2]) - flat  # (b, q, d): a chunk keeps this small
+        distance = (diff.square() if squared else diff.abs()).mean(dim=2)  # (b, q)
+        predictions.append(distance.argmin(dim=1))
+    return torch.cat(predictions)
+
+
+def per_class_accuracy(predicted: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(q,) fraction of each class's examples predicted as that class."""
+    right = torch.bincount(y[predicted == y], minlength=num_classes).float()
+    return right / torch.bincount(y, minlength=num_classes).clamp(min=1).float()
+
+
+@torch.inference_mode()
+def pixel_similarity(data: datasets.Data, chunk: int = 1000) -> PixelSimilarity:
+    """Seed 004's baseline: label each validation image with the class of the nearest mean training image.
+
+    The post averages the per-class accuracies; this is the accuracy over all validation images, the
+    same number on a balanced split such as Fashion-MNIST's (1,000 images of each class).
+    """
+    q = len(data.classes)
+    means = class_means(data.X_train, data.y_train, q)
+    scores = {}
+    for name, squared in (("mae", False), ("mse", True)):
+        predicted = nearest_mean(data.X_val, means, squared, chunk)
+        scores[name] = (float((predicted == data.y_val).float().mean()), per_class_accuracy(predicted, data.y_val, q))
+    return PixelSimilarity(
+        means=means.cpu(),
+        accuracy_mae=scores["mae"][0],
+        accuracy_mse=scores["mse"][0],
+        per_class_mae=tuple(scores["mae"][1].tolist()),
+        per_class_mse=tuple(scores["mse"][1].tolist()),
+    )
+
+
+# --- The trained rungs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rung:
+    key: str
+    title: str
+    settings: dict  # RunConfig fields of this rung
+    post_init: bool  # start from the post's N(0, 1) instead of the model's own init
+    reported: str  # what the post (on MNIST) or d2l (on Fashion-MNIST) reached
+
+
+POST = {"model": "softmax", "lr": 1.0}  # the post's linear model: 784 -> 10, plain SGD at lr = 1
+RUNGS = (
+    Rung("sigmoid_mse", "Linear, sigmoid + MSE", {**POST, "loss": "sigmoid_mse"}, True, "slow, below the baseline"),
+    Rung("softmax_mse", "Linear, softmax + MSE", {**POST, "loss": "softmax_mse"}, True, "better, below 82%"),
+    Rung("cross_entropy", "Linear, cross-entropy", {**POST, "loss": "cross_entropy"}, True, "84% after 1 epoch; 91.5%"),
+    Rung(
+        "small_net",
+        "Small net, 64 sigmoid units",
+        {"model": "mlp", "num_hiddens": 64, "activation": "sigmoid", "lr": 1.0, "loss": "cross_entropy"},
+        True,
+        "~95%",
+    ),
+    Rung(
+        "mlp",
+        "MLP, 256 ReLU units (d2l)",
+        {"model": "mlp", "num_hiddens": 256, "activation": "relu", "lr": 0.1},
+        False,
+        "d2l, Fashion-MNIST: ~84-85%",
+    ),
+    Rung(
+        "resnet",
+        "ResNet (small)",
+        {"model": "resnet", "resnet_width": 16, "resnet_stages": 3, "lr": 0.05},
+        False,
+        "ResNet-18 on a GPU: 99.4%",
+    ),
+)
+LOSS_RUNGS = ("sigmoid_mse", "softmax_mse", "cross_entropy")  # the post's three curves
+
+
+def ladder(
+    dataset: str, epochs: int, train_examples: int = 0, seed: int = 0, device: str = "auto"
+) -> list[tuple[Rung, RunConfig]]:
+    """Every trained rung's config: batch 256 as in the post, one evaluation an epoch on the whole split.
+
+    train_examples = 0 trains on every image; on a CPU the ResNet sees at most RESNET_CPU_EXAMPLES.
+    """
+    on_cpu = resolve_device(device).type == "cpu"
+    configs = []
+    for rung in RUNGS:
+        n = train_examples
+        if rung.key == "resnet" and on_cpu:
+            n = min(n or RESNET_CPU_EXAMPLES, RESNET_CPU_EXAMPLES)
+        init = {"init_std": 1.0} if rung.post_init and ENGINE_INIT else {}
+        config = RunConfig(
+            dataset=dataset,
+            implementation="concise",  # torch.sigmoid stays finite where N(0, 1) weights give logits of +-100
+            batch_size=256,
+            epochs=epochs,
+            seed=seed,
+            device=device,
+            train_examples=n,
+            evals_per_epoch=1,
+            **rung.settings,
+            **init,
+        )
+        configs.append((rung, config))
+    return configs
+
+
+def init_normal(model: torch.nn.Module, std: float, seed: int) -> None:
+    """Redraw every parameter from N(0, std^2), as the post's init_params (std 1), from its own generator."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def train_rung(rung: Rung, config: RunConfig, data: datasets.Data | None = None) -> Run:
+    """Train one rung to the end in this thread (tests, scripts), with the post's init where it asks for it."""
+    run = start(config, data)
+    if rung.post_init and not ENGINE_INIT:
+        init_normal(run.model, 1.0, config.seed)
+    for _ in fit(run):
+        pass
+    return run
+
+
+def accuracy_curve(history) -> tuple[list[float], list[float]]:
+    """(epochs, validation accuracies) of a run's progress events that carry an evaluation."""
+    evals = [p for p in history if p.val_acc is not None]
+    return [p.epoch for p in evals], [p.val_acc for p in evals]
+
+
+def summary(job) -> dict:
+    """What a training job (core.jobs.Job) has reached: state, progress, last validation accuracy, seconds."""
+    history = job.history
+    last = history[-1] if history else None
+    _, accuracies = accuracy_curve(history)
+    if job.error:
+        state = "failed"
+    elif job.outcome is not None:
+        state = job.outcome.status  # completed | cancelled | diverged
+    else:
+        state = job.state  # queued | starting | running
+    return {
+        "state": state,
+        "progress": last.step / last.total_steps if last else 0.0,
+        "epochs": round(last.epoch, 2) if last else 0.0,
+        "val accuracy": accuracies[-1] if accuracies else math.nan,
+        "seconds": round(last.elapsed, 1) if last else math.nan,
+        "training images": len(job.run.data.X_train) if job.run else job.config.train_examples or None,
+    }
+
+
+def placeable(jobs, dataset: str, exclude_ids=()) -> list:
+    """Finished classification runs on `dataset` that reached an evaluation: they can join the ladder."""
+    return [
+        job
+        for job in jobs
+        if job.id not in exclude_ids
+        and job.config.dataset == dataset
+        and job.state == "done"
+        and job.run is not None
+        and job.run.data.is_classification
+        and accuracy_curve(job.history)[1]
+    ]

@@ -1,0 +1,137 @@
+"""Baseline ladder (seed 004, "MNIST from scratch"): from a mean image per class up to a ResNet, on one split."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import baselines
+from pages._ui import POLL_SECONDS, dataset_choices, load_dataset, scheduler, session_runs, to_image
+
+st.title("Baseline ladder")
+st.markdown(
+    "Before training anything, ask how far no learning at all gets: average the training images of each "
+    "class and label a new image by the nearest average. Then climb: the post's linear model at lr = 1 with "
+    "three losses, its small net, d2l's MLP and a small ResNet - every rung scored on the same validation split."
+)
+
+sb = st.sidebar
+choices = dataset_choices()
+options = [key for key in ("mnist", "fashion_mnist") if key in choices]  # MNIST, the post's, when it is here
+if not options:
+    st.error("Neither MNIST nor Fashion-MNIST is here. Run `bash .ci/setup` to import Fashion-MNIST.")
+    st.stop()
+dataset = sb.selectbox("Dataset", options, key="dataset", bind="query-params")
+epochs = sb.slider("Epochs per rung", 1, 40, 5, key="epochs", bind="query-params", help="The post trains 40.")
+subset = sb.select_slider(
+    "Training images per rung",
+    [2000, 10000, 60000],  # 60000: every training image
+    value=60000,
+    key="subset",
+    bind="query-params",
+    help=f"On a CPU the ResNet trains on at most {baselines.RESNET_CPU_EXAMPLES:,} of them.",
+)
+seed = sb.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
+
+
+@st.cache_resource(show_spinner="Averaging the training images of each class...")
+def pixel_baseline(key: str) -> baselines.PixelSimilarity:
+    return baselines.pixel_similarity(load_dataset(key))
+
+
+data, pixel = load_dataset(dataset), pixel_baseline(dataset)
+st.subheader("Rung 0: pixel similarity, no learning")
+left, right = st.columns(2)
+left.metric("Nearest mean by MAE (mean |difference|)", f"{pixel.accuracy_mae:.1%}")
+right.metric("Nearest mean by MSE (mean difference²)", f"{pixel.accuracy_mse:.1%}")
+st.caption("The post, on MNIST: 66.1% and 81.7%. Squaring punishes a few large differences more than many small ones.")
+cols = st.columns(len(data.classes))
+for c, (col, name) in enumerate(zip(cols, data.classes)):
+    col.image(to_image(pixel.means[c]), width="stretch")
+    col.caption(f"**{name}**  \nMAE {pixel.per_class_mae[c]:.0%}  \nMSE {pixel.per_class_mse[c]:.0%}")
+
+st.subheader("The ladder")
+ladders = st.session_state.setdefault("ladders", {})  # dataset -> [(rung, job)] of the latest ladder
+rung_jobs = ladders.get(dataset, [])
+active = [job for _, job in rung_jobs if job.state != "done"]
+left, right, _ = st.columns([1, 1, 3])
+if left.button("Train the ladder", type="primary", disabled=bool(active), key="train"):
+    train_examples = 0 if subset >= len(data.X_train) else subset
+    ladders[dataset] = [
+        (rung, scheduler().submit(config, label=f"Ladder: {rung.title}"))
+        for rung, config in baselines.ladder(dataset, epochs, train_examples, int(seed))
+    ]
+    session_runs().extend(job for _, job in ladders[dataset])
+    st.rerun()
+if right.button("Stop", disabled=not active, key="stop"):
+    for job in active:
+        job.stop()
+if not baselines.ENGINE_INIT:
+    st.caption(
+        "This engine cannot yet start a model from the post's N(0, 1) weights, so the post's rungs start "
+        "from the models' own small init - where sigmoid and softmax do not saturate and MSE learns well."
+    )
+ladder_ids = {job.id for jobs in ladders.values() for _, job in jobs}
+others = {job.label: job for job in baselines.placeable(session_runs(), dataset, ladder_ids)}
+# not bound to the URL: these are this browser session's runs, which a shared link cannot carry
+placed = st.multiselect("Place runs from other pages on the ladder", list(others), key="placed")
+
+
+def ladder_rows() -> pd.DataFrame:
+    rows = [
+        {"rung": f"Pixel similarity, {kind}", "val accuracy": acc, "state": "computed", "reported": post}
+        for kind, acc, post in (("MAE", pixel.accuracy_mae, "66.1%"), ("MSE", pixel.accuracy_mse, "81.7%"))
+    ]
+    rows += [{"rung": r.title, **baselines.summary(j), "reported": r.reported} for r, j in rung_jobs]
+    rows += [{"rung": label, **baselines.summary(others[label]), "reported": "your run"} for label in placed]
+    return pd.DataFrame(rows)
+
+
+def draw_ladder() -> None:
+    frame = ladder_rows()
+    if rung_jobs:
+        done = sum(job.state == "done" for _, job in rung_jobs)
+        share = sum(baselines.summary(job)["progress"] for _, job in rung_jobs) / len(rung_jobs)
+        waiting = "; the others queue for a free trainer" if done < len(rung_jobs) else ""
+        st.progress(share, text=f"{done} of {len(rung_jobs)} rungs trained{waiting}")
+    else:
+        st.info(
+            "Press **Train the ladder**: each rung trains in the background, one after another. On a CPU the "
+            f"ResNet trains on the first {baselines.RESNET_CPU_EXAMPLES:,} training images only."
+        )
+    acc = frame["val accuracy"].fillna(0)
+    fig = go.Figure(go.Bar(x=acc, y=frame["rung"], orientation="h", text=[f"{a:.1%}" for a in acc]))
+    fig.add_vline(x=pixel.accuracy_mse, line_dash="dot", annotation_text="baseline (MSE)")
+    fig.update_layout(height=60 + 32 * len(frame), xaxis_tickformat=".0%", yaxis_autorange="reversed")
+    fig.update_layout(xaxis_range=[0, 1], margin=dict(t=10, b=10, l=10, r=10))
+    st.plotly_chart(fig, key="ladder-chart")
+    st.dataframe(
+        frame.drop(columns=["progress"], errors="ignore"),
+        hide_index=True,
+        column_config={"val accuracy": st.column_config.NumberColumn(format="percent")},
+    )
+    curves = [(rung, job) for rung, job in rung_jobs if rung.key in baselines.LOSS_RUNGS]
+    if curves:
+        st.markdown("**The post's three losses**, linear model at lr = 1: validation accuracy per epoch")
+        fig = go.Figure()
+        for rung, job in curves:
+            x, y = baselines.accuracy_curve(job.history)
+            fig.add_scatter(x=x, y=y, name=rung.title, mode="lines+markers")
+        fig.add_hline(y=pixel.accuracy_mse, line_dash="dot", annotation_text="pixel baseline (MSE)")
+        fig.update_layout(height=340, xaxis_title="epoch", yaxis_tickformat=".0%", margin=dict(t=10, b=10))
+        st.plotly_chart(fig, key="loss-ladder")
+    resnet = next((job for rung, job in rung_jobs if rung.key == "resnet"), None)
+    if resnet is not None and resnet.config.train_examples:
+        st.caption(f"The ResNet trains on the first {resnet.config.train_examples:,} training images only (CPU).")
+    for rung, job in rung_jobs:
+        if job.error or (job.outcome and job.outcome.status == "diverged"):
+            st.warning(f"{rung.title}: {job.error or job.outcome.message}")
+    finished = all(job.state == "done" for _, job in rung_jobs)
+    if rung_jobs and finished and not st.session_state.get(f"ladder-drawn-{rung_jobs[0][1].id}"):
+        st.session_state[f"ladder-drawn-{rung_jobs[0][1].id}"] = True
+        st.rerun()  # once, with the whole page: the buttons above still show the ladder as training
+
+
+if active:
+    st.fragment(run_every=POLL_SECONDS)(draw_ladder)()
+else:
+    draw_ladder()
