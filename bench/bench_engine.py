@@ -286,11 +286,11 @@ def main(argv: list[str] | None = None) -> dict:
     timings: dict[str, Timing] = {}
     for model in ("softmax", "mlp"):
         for side, measure in (("ours", engine_epochs), ("idiomatic", idiomatic_epochs)):
-            print(f"  {model} {side}: {epochs} epochs ...", flush=True)
+            print(f"  {model} {side}: training for {epochs} epochs ...", flush=True)
             timings[f"{model} {side}"] = measure(model, epochs, device)
     for model, count in (("resnet", 0 if args.skip_resnet else args.resnet_epochs), ("resnet18", args.resnet18_epochs)):
         if count:
-            print(f"  {model} ours: {count} epochs ...", flush=True)
+            print(f"  {model} ours: training for {count} epoch(s) ...", flush=True)
             timings[f"{model} ours"] = engine_epochs(model, count, device)
 
     n = len(datasets.load("fashion_mnist").X_train)
