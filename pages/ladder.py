@@ -76,14 +76,21 @@ others = {job.label: job for job in baselines.placeable(session_runs(), dataset,
 placed = st.multiselect("Place runs from other pages on the ladder", list(others), key="placed")
 
 
+COLUMNS = ["rung", "val accuracy", "reported", "epochs", "training images", "seconds", "state"]
+
+
 def ladder_rows() -> pd.DataFrame:
     rows = [
-        {"rung": f"Pixel similarity, {kind}", "val accuracy": acc, "state": "computed", "reported": post}
-        for kind, acc, post in (("MAE", pixel.accuracy_mae, "66.1%"), ("MSE", pixel.accuracy_mse, "81.7%"))
+        {"rung": f"Pixel similarity, {kind}", "val accuracy": acc, "reported": post, "state": "computed"}
+        | {"training images": len(data.X_train)}
+        for kind, acc, post in (
+            ("MAE", pixel.accuracy_mae, "66.1% (MNIST)"),
+            ("MSE", pixel.accuracy_mse, "81.7% (MNIST)"),
+        )
     ]
     rows += [{"rung": r.title, **baselines.summary(j), "reported": r.reported} for r, j in rung_jobs]
     rows += [{"rung": label, **baselines.summary(others[label]), "reported": "your run"} for label in placed]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
 def draw_ladder() -> None:
@@ -99,13 +106,15 @@ def draw_ladder() -> None:
             f"ResNet trains on the first {baselines.RESNET_CPU_EXAMPLES:,} training images only."
         )
     acc = frame["val accuracy"].fillna(0)
-    fig = go.Figure(go.Bar(x=acc, y=frame["rung"], orientation="h", text=[f"{a:.1%}" for a in acc]))
+    colours = ["#9e9e9e"] * 2 + ["#1f77b4"] * len(rung_jobs) + ["#ff7f0e"] * len(placed)  # baseline, rungs, yours
+    bars = go.Bar(x=acc, y=frame["rung"], orientation="h", text=[f"{a:.1%}" for a in acc], marker_color=colours)
+    fig = go.Figure(bars)
     fig.add_vline(x=pixel.accuracy_mse, line_dash="dot", annotation_text="baseline (MSE)")
     fig.update_layout(height=60 + 32 * len(frame), xaxis_tickformat=".0%", yaxis_autorange="reversed")
     fig.update_layout(xaxis_range=[0, 1], margin=dict(t=10, b=10, l=10, r=10))
     st.plotly_chart(fig, key="ladder-chart")
     st.dataframe(
-        frame.drop(columns=["progress"], errors="ignore"),
+        frame,
         hide_index=True,
         column_config={"val accuracy": st.column_config.NumberColumn(format="percent")},
     )

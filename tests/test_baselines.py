@@ -61,7 +61,9 @@ def test_ladder_configs_follow_the_post():
     assert configs["mlp"].num_hiddens == 256 and configs["mlp"].activation == "relu" and configs["mlp"].lr == 0.1
     trained_on_all = [c for k, c in configs.items() if k != "resnet"]
     assert all(c.batch_size == 256 and c.epochs == 3 and c.train_examples == 0 for c in trained_on_all)
-    assert configs["resnet"].train_examples == baselines.RESNET_CPU_EXAMPLES, "a subset on a CPU"
+    resnet = configs["resnet"]
+    assert resnet.train_examples == baselines.RESNET_CPU_EXAMPLES, "a subset on a CPU"
+    assert (resnet.optimizer, resnet.batch_size, resnet.epochs) == ("adam", 64, 3), "fastai's defaults"
     assert ladder("fashion_mnist", 1, 2000, device="cpu")[-1][1].train_examples == 2000
 
 
