@@ -255,7 +255,8 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
                 yield finish("cancelled", f"Stopped at step {step} of {total_steps}; the model keeps what it learned.")
                 return
             idx = order[i * batch_size : (i + 1) * batch_size]
-            X, y = data.X_train[idx], data.y_train[idx]  # (b, ...) gathered on the device
+            # (b, ...) gathered on the device; index_select is twice as fast as X[idx] on a CPU
+            X, y = data.X_train.index_select(0, idx), data.y_train.index_select(0, idx)
             l = loss(model(X), y)
             optimizer.zero_grad(set_to_none=True)
             l.backward()
