@@ -74,6 +74,7 @@ class Job:
 
     def stop(self) -> None:
         self.cancel.set()
+        self.scheduler._wake()  # a queued job leaves the queue now, not at the next poll
 
     def wait(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
@@ -138,13 +139,17 @@ class Scheduler:
     def _acquire(self, job: Job) -> bool:
         with self._cond:
             while not job.cancel.is_set() and not (self._queue[0] is job and len(self._running) < self.max_running):
-                self._cond.wait(timeout=0.2)
+                self._cond.wait(timeout=5.0)  # woken by a release or a stop; the timeout is a safety net
             self._queue.remove(job)
             if job.cancel.is_set():
                 self._cond.notify_all()
                 return False
             self._running.add(job)
             return True
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
     def _release(self, job: Job) -> None:
         with self._cond:

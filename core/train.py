@@ -266,7 +266,8 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
 
             evaluate_now = (i + 1) in eval_steps
             now = time.perf_counter()
-            if not evaluate_now and now - last_report < REPORT_SECONDS:
+            # the first step is reported at once, so a curve gets its first point as soon as training starts
+            if step > 1 and not evaluate_now and now - last_report < REPORT_SECONDS:
                 continue
             train_seconds += now - last_report
             losses = torch.stack(pending).float().cpu()  # the only device->host copy: once per event

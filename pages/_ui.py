@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -31,6 +32,7 @@ from core.train import ConfigError, RunConfig
 LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 3, 5)] + [10.0]
 BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
 POLL_SECONDS = 0.5
+QUEUED_POLL_SECONDS = 2.0
 
 
 def _use_our_navigation() -> None:
@@ -177,24 +179,49 @@ def train_controls(
     jobs = [job for job in page_jobs(models) if (job.config.dataset == datasets.USER_TABLE) == user_table]
     job = jobs[-1] if jobs else None
     active = job is not None and job.state != "done"
-    left, right, _ = st.columns([1, 1, 4])
-    if left.button("Train", type="primary", disabled=config is None or active, key="train"):
+    if st.session_state.get("train") and config is not None and not active:
+        # the click is read before the buttons are drawn, so this very run draws the new job (no second
+        # run); the settings are this run's, so a value typed just before the click is not lost
         job = scheduler().submit(config, data=data, label=f"{label} #{len(jobs) + 1}")
         session_runs().append(job)
-        st.rerun()
-    if right.button("Stop", disabled=not active, key="stop"):
-        job.stop()
+        _stop_with_session(session_runs())
+        active = True
+    left, right, _ = st.columns([1, 1, 4])
+    left.button("Train", type="primary", disabled=config is None or active, key="train")
+    right.button("Stop", disabled=not active, key="stop", on_click=job.stop if active else None)
     return job
 
 
+class _SessionRuns:
+    """Held in session_state only: when Streamlit forgets a closed session, its unfinished runs stop, so a
+    tab closed mid-run does not keep a trainer from the queue."""
+
+
+def _stop_with_session(runs: list[Job]) -> None:
+    if "_runs_owner" not in st.session_state:
+        owner = st.session_state["_runs_owner"] = _SessionRuns()
+        weakref.finalize(owner, _stop_all, runs)
+
+
+def _stop_all(runs: list[Job]) -> None:
+    for job in runs:
+        job.stop()
+
+
 def live_view(job: Job, draw_extra: Callable[[Job], None] | None = None) -> None:
-    """Progress, curves (and a page's extra drawing), redrawn every half second while the job trains."""
+    """Progress, curves (and a page's extra drawing), redrawn every half second while the job trains.
+
+    A queued job only polls every few seconds: a class of 30 waiting in the queue must not take the CPU
+    from the run that trains."""
+    queued = job.state == "queued"
 
     def body():
         status_line(job)
         draw_curves(job)
         if draw_extra:
             draw_extra(job)
+        if queued and job.state != "queued":
+            st.rerun()  # its turn came: redraw the whole page, whose fragment then polls at the training pace
         if job.state == "done" and st.session_state.get(f"drawn-final-{job.id}") is None:
             st.session_state[f"drawn-final-{job.id}"] = True
             st.rerun()  # once, with the whole page: the results below need the finished model
@@ -202,7 +229,7 @@ def live_view(job: Job, draw_extra: Callable[[Job], None] | None = None) -> None
     if job.state == "done":
         body()
     else:
-        st.fragment(run_every=POLL_SECONDS)(body)()
+        st.fragment(run_every=QUEUED_POLL_SECONDS if queued else POLL_SECONDS)(body)()
 
 
 def status_line(job: Job) -> None:

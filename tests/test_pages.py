@@ -277,3 +277,18 @@ def test_a_sessions_runs_are_not_seen_by_another_session(two_runs):
     assert not other.get("plotly_chart")
     open_page(two_runs, "compare")  # and the first session still lists both of its runs
     assert len(two_runs.dataframe[0].value) == 2
+
+
+@needs_fashion_mnist
+def test_a_closed_session_stops_its_run_and_frees_the_trainer():
+    import gc
+
+    at = open_page(session(), "softmax", epochs=50, batch=16)  # a run of minutes
+    at.button(key="train").click().run()
+    assert not at.exception, at.exception
+    job = runs(at)[-1]
+    assert job.state != "done"
+    del at  # Streamlit drops a closed tab's session state the same way, once it is sure the tab is gone
+    gc.collect()
+    assert job.wait(timeout=30), "the run went on training for nobody"
+    assert job.outcome is not None and job.outcome.status == "cancelled"

@@ -229,7 +229,8 @@ def test_a_far_too_large_learning_rate_is_reported_as_divergence(small, implemen
 
 
 def test_the_same_seed_gives_the_same_run_and_another_seed_another(small, monkeypatch):
-    # Progress is also reported on a timer; events only at evaluations make the history independent of speed.
+    # Progress is also reported on a timer; events only at the first step and at evaluations make the history
+    # independent of speed.
     monkeypatch.setattr(core.train, "REPORT_SECONDS", math.inf)
     config = RunConfig(model="mlp", num_hiddens=64, batch_size=64, epochs=2, seed=3)
     first, again = train(config, small), train(config, small)
@@ -238,7 +239,7 @@ def test_the_same_seed_gives_the_same_run_and_another_seed_another(small, monkey
     def losses(run):
         return [p.train_loss for p in run.history]
 
-    assert len(losses(first)) == 2 * config.evals_per_epoch
+    assert len(losses(first)) == 1 + 2 * config.evals_per_epoch, "the first step, then each evaluation"
     assert losses(first) == losses(again)
     assert same_weights(weights(first.model), weights(again.model))
     assert losses(first) != losses(other)
