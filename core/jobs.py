@@ -1,23 +1,40 @@
-"""Training in the background, many users at once: jobs and the scheduler that runs them.
+"""Training in the background, many users at once: jobs, the processes that train them, and the queue.
 
-A `Job` is one run training in its own thread: the page that started it polls it and draws, and
-never waits for it, so the page stays usable. The `Scheduler` (one per server process) caps how
-many jobs train at once - a class of 30 on one machine would otherwise slow every run to a crawl -
-and queues the rest first come, first served, telling each queued job its place and roughly how
-long it will wait. A job belongs to whoever holds it; the scheduler only counts and orders them.
+A `Job` is one run. It trains in a `Worker`, a separate process that imports PyTorch once, keeps its
+datasets in memory and trains one run at a time; a thread of the server waits on the worker's
+messages and mirrors them into `job.run` (the same data and model, whose weights it receives), so
+the page that started the job polls it and draws, and never waits for it. Training lives in its
+own process because a thread would share the server's GIL: with a class of 30 pages redrawing, a
+training thread got about 1% of a core and no run finished (bench/README.md). The `Scheduler` (one
+per server process) caps how many jobs train at once - one worker each - and queues the rest first
+come, first served, telling each queued job its place and roughly how long it will wait. A job
+belongs to whoever holds it; the scheduler only counts and orders them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
+import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from collections import deque
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
-from core.train import ConfigError, Finished, Run, RunConfig, Started, fit, start
+import torch
+
+from core import datasets
+from core.device import resolve_device
+from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started, fit, start
+
+WEIGHTS_EVERY_EVENT = 2_000_000  # models up to this many parameters send their weights with every event
 
 _ids = itertools.count(1)
 
@@ -37,21 +54,136 @@ class QueueInfo:
     seconds_to_wait: float | None  # rough estimate; None while unknown
 
 
+def _to_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)  # tensors by value: nothing shared between the processes to leak or go stale
+    return buffer.getvalue()
+
+
+def _from_bytes(raw: bytes):
+    return torch.load(io.BytesIO(raw), weights_only=False)  # our own process's bytes, never a user's file
+
+
+def serve(fd: int, preload: tuple[str, ...] = ()) -> None:
+    """A worker process's life (`python -c "from core.jobs import serve; serve(fd)"`): warm the datasets up,
+    then train each job it is sent on its socket `fd`, reporting every event, and the weights with every
+    event of a small model (else at evaluations and at the end). A reader thread takes the server's
+    messages - a job to queue, or the number of a job to cancel - so that a cancel lands between two steps."""
+    conn = Connection(fd)
+    jobs: queue.Queue = queue.Queue()
+    cancel, lock = threading.Event(), threading.Lock()
+    current, cancelled = [0], set()  # the job training now; every job the server cancelled
+
+    def read() -> None:
+        while True:
+            try:
+                raw = conn.recv_bytes()
+            except (EOFError, OSError):
+                raw = b""
+            if not raw:  # the server is gone, or closes us: stop the run and leave
+                cancel.set()
+                jobs.put(None)
+                return
+            kind, number, body = _from_bytes(raw)
+            if kind == "cancel":
+                with lock:
+                    cancelled.add(number)
+                    if number == current[0]:
+                        cancel.set()
+            else:
+                jobs.put((number, body))
+
+    threading.Thread(target=read, name="server-messages", daemon=True).start()
+    for key in preload:  # the first run of the default dataset then starts at once
+        with contextlib.suppress(Exception):  # a missing dataset is reported by the run that asks for it
+            datasets.load(key, resolve_device("auto"))
+    while (item := jobs.get()) is not None:
+        number, (config, data) = item
+        with lock:
+            current[0] = number
+            cancel.clear()
+            if number in cancelled:
+                cancel.set()
+        try:
+            run = start(config, data)
+            small = sum(p.numel() for p in run.model.parameters()) <= WEIGHTS_EVERY_EVENT
+            for event in fit(run, cancel):
+                evaluated = isinstance(event, Progress) and event.val_loss is not None
+                if isinstance(event, Finished) or evaluated or (small and isinstance(event, Progress)):
+                    weights = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
+                    conn.send_bytes(_to_bytes(("weights", weights)))
+                conn.send_bytes(_to_bytes(("event", event)))
+        except ConfigError as err:
+            conn.send_bytes(_to_bytes(("config", str(err))))
+        except Exception as err:
+            traceback.print_exc()
+            conn.send_bytes(_to_bytes(("error", f"{type(err).__name__}: {err}")))
+        conn.send_bytes(_to_bytes(("done", None)))
+
+
+class Worker:
+    """One training process; trains the jobs the scheduler gives it, one at a time.
+
+    A plain subprocess, not multiprocessing's: its spawn re-runs the parent's __main__ in the child, and in
+    a Streamlit server __main__ is whichever page script ran last."""
+
+    def __init__(self, preload: tuple[str, ...] = ()):
+        ours, theirs = socket.socketpair()
+        command = [sys.executable, "-c", f"from core.jobs import serve; serve({theirs.fileno()}, {preload!r})"]
+        self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), cwd=datasets.PROJECT_DIR)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self._number = 0
+        self._send = threading.Lock()
+
+    def train(self, config: RunConfig, data: datasets.Data | None) -> int:
+        """Queue a job on the worker; its number, for `cancel`."""
+        with self._send:
+            self._number += 1
+            body = (config, None if data is None else data.to("cpu"))
+            self.conn.send_bytes(_to_bytes(("train", self._number, body)))
+            return self._number
+
+    def cancel(self, number: int) -> None:
+        with self._send, contextlib.suppress(OSError):
+            self.conn.send_bytes(_to_bytes(("cancel", number, None)))
+
+    def receive(self) -> tuple[str, object]:
+        """The next message; EOFError when the process has died."""
+        return _from_bytes(self.conn.recv_bytes())
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        with self._send, contextlib.suppress(OSError):
+            self.conn.send_bytes(b"")
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.conn.close()
+
+
 class Job:
-    """A run that trains in a background thread; read its state at any time, stop it at any time."""
+    """A run that trains in a worker process; read its state at any time, stop it at any time."""
 
     def __init__(self, config: RunConfig, scheduler: Scheduler, data=None, label: str = ""):
         self.id = next(_ids)
         self.label = label or f"run {self.id}"
         self.config = config
         self.scheduler = scheduler
-        self.run: Run | None = None
+        self.run: Run | None = None  # this process's mirror: the data, and a model that receives the weights
         self.started: Started | None = None
         self.outcome: Finished | None = None
         self.error: str | None = None
         self.submitted_at = time.time()
         self.cancel = threading.Event()
+        self.progressed = threading.Event()  # set at the first progress event, or when the job ends without one
         self._data = data
+        self._worker: Worker | None = None  # while it trains
+        self._number = 0  # its number on that worker
         self._thread = threading.Thread(target=self._work, name=f"train-{self.id}", daemon=True)
 
     @property
@@ -74,6 +206,9 @@ class Job:
 
     def stop(self) -> None:
         self.cancel.set()
+        worker, number = self._worker, self._number
+        if worker is not None:
+            worker.cancel(number)  # the worker stops between two steps
         self.scheduler._wake()  # a queued job leaves the queue now, not at the next poll
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -83,32 +218,89 @@ class Job:
     def _work(self) -> None:
         if not self.scheduler._acquire(self):
             self.outcome = Finished("cancelled", "Stopped before it started.", 0, 0.0)
+            self.progressed.set()
             return
+        worker, reusable = None, False
         try:
-            self.run = start(self.config, self._data)
-            for event in fit(self.run, self.cancel):
-                if isinstance(event, Started):
-                    self.started = event
-                elif isinstance(event, Finished):
-                    self.outcome = event
+            self.run = start(self.config, self._data)  # settings errors show here, before a worker is asked
+            worker = self.scheduler._take_worker()
+            self._number = worker.train(self.config, self._data)
+            self._worker = worker
+            if self.cancel.is_set():  # stopped while the worker was being handed the job
+                worker.cancel(self._number)
+            self._follow(worker)
+            reusable = True  # it said "done": ready for the next job
         except ConfigError as err:
             self.error = str(err)
         except Exception as err:  # shown on the page; the server and the other users go on
             self.error = f"Training failed: {type(err).__name__}: {err}"
             traceback.print_exc()
         finally:
+            self.progressed.set()
             self._data = None
-            self.scheduler._release(self)
+            self._worker = None
+            self.scheduler._release(self, worker if reusable else None)
+            if worker is not None and not reusable:
+                worker.close()
+
+    def _follow(self, worker: Worker) -> None:
+        """Mirror the worker's messages into self.run until it is done with this job."""
+        run = self.run
+        while True:
+            try:
+                kind, payload = worker.receive()
+            except (EOFError, OSError):
+                raise RuntimeError("the training process ended unexpectedly (out of memory?)") from None
+            if kind == "done":
+                return
+            if kind == "weights":
+                with torch.no_grad():
+                    run.model.load_state_dict(payload)
+            elif kind == "config":
+                self.error = payload
+            elif kind == "error":
+                self.error = f"Training failed: {payload}"
+            elif isinstance(payload, Started):
+                self.started = payload
+            elif isinstance(payload, Progress):
+                run.history.append(payload)
+                self.progressed.set()
+            elif isinstance(payload, Finished):
+                run.outcome = self.outcome = payload
 
 
 class Scheduler:
-    """Runs at most `max_running` jobs at once; the others wait in a first-come, first-served queue."""
+    """Runs at most `max_running` jobs at once, each in a worker process; the others wait in a first-come,
+    first-served queue."""
 
     def __init__(self, max_running: int | None = None):
         self.max_running = max_running or default_max_running()
         self._cond = threading.Condition()
         self._queue: deque[Job] = deque()
         self._running: set[Job] = set()
+        self._idle: list[Worker] = []  # started and free; at most max_running workers exist
+        self._preload: tuple[str, ...] = ()
+
+    def warm_up(self, preload: tuple[str, ...] = ()) -> Scheduler:
+        """Start every worker now (each imports PyTorch and loads `preload`), so that the first Train is quick."""
+        with self._cond:
+            self._preload = preload
+            while len(self._idle) + len(self._running) < self.max_running:
+                self._idle.append(Worker(preload))
+        return self
+
+    def close(self) -> None:
+        """Stop every job and end the workers (tests; the server's end does it for daemon processes)."""
+        with self._cond:
+            jobs = list(self._queue) + list(self._running)
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.wait(10)
+        with self._cond:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
 
     def submit(self, config: RunConfig, data=None, label: str = "") -> Job:
         job = Job(config, self, data, label)
@@ -116,6 +308,11 @@ class Scheduler:
             self._queue.append(job)
         job._thread.start()
         return job
+
+    def has_free_slot(self) -> bool:
+        """Would a job submitted now start at once?"""
+        with self._cond:
+            return not self._queue and len(self._running) < self.max_running
 
     def is_running(self, job: Job) -> bool:
         return job in self._running
@@ -151,7 +348,16 @@ class Scheduler:
         with self._cond:
             self._cond.notify_all()
 
-    def _release(self, job: Job) -> None:
+    def _take_worker(self) -> Worker:
+        with self._cond:
+            if self._idle:
+                return self._idle.pop()
+            preload = self._preload
+        return Worker(preload)  # the first job of a scheduler that was not warmed up, or after a crash
+
+    def _release(self, job: Job, worker: Worker | None) -> None:
         with self._cond:
             self._running.discard(job)
+            if worker is not None and worker.alive():
+                self._idle.append(worker)
             self._cond.notify_all()

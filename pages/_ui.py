@@ -33,6 +33,7 @@ LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 3, 5)]
 BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
 POLL_SECONDS = 0.5
 QUEUED_POLL_SECONDS = 2.0
+FIRST_POINT_WAIT = 0.5  # seconds a click on Train may wait for the first step
 
 
 def _use_our_navigation() -> None:
@@ -53,7 +54,8 @@ _use_our_navigation()
 
 @st.cache_resource
 def scheduler() -> Scheduler:
-    return Scheduler()
+    """The server's trainers, started at once: the first Train need not wait for PyTorch to import."""
+    return Scheduler().warm_up(("fashion_mnist",) if datasets.status("fashion_mnist").available else ())
 
 
 @st.cache_resource(show_spinner="Loading the dataset (once per server)...")
@@ -182,14 +184,23 @@ def train_controls(
     if st.session_state.get("train") and config is not None and not active:
         # the click is read before the buttons are drawn, so this very run draws the new job (no second
         # run); the settings are this run's, so a value typed just before the click is not lost
+        starts_now = scheduler().has_free_slot()
         job = scheduler().submit(config, data=data, label=f"{label} #{len(jobs) + 1}")
         session_runs().append(job)
         _stop_with_session(session_runs())
         active = True
+        if starts_now:  # the first step takes a few ms: wait for it, so this run already draws the first point
+            job.progressed.wait(timeout=FIRST_POINT_WAIT)
     left, right, _ = st.columns([1, 1, 4])
     left.button("Train", type="primary", disabled=config is None or active, key="train")
-    right.button("Stop", disabled=not active, key="stop", on_click=job.stop if active else None)
+    right.button("Stop", disabled=not active, key="stop", on_click=_stop_now, args=(job,))
     return job
+
+
+def _stop_now(job: Job) -> None:
+    """Stop a run and give it a moment to finish its step, so the run after the click already shows it stopped."""
+    job.stop()
+    job.wait(timeout=1.0)
 
 
 class _SessionRuns:

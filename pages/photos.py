@@ -76,7 +76,7 @@ photos = [decode_photo(f.getvalue(), f.name) for f in files]
 good = [p for p in photos if p.ok]
 verdicts = iter(pretrained.classify_batch(classifier(name), [p.image for p in good], threshold))
 for i, photo in enumerate(photos):
-    with st.container(border=True):
+    with st.container(border=True, key=f"photo-{i}"):
         if not photo.ok:
             st.error(photo.error)
             continue

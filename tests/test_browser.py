@@ -193,3 +193,38 @@ def test_a_link_opened_first_on_a_fresh_server_shows_the_apps_navigation(browser
         stop_server(proc)
     assert "Compare runs" in links and "Softmax regression" in links, links
     assert not {"ui", "streamlit app"} & set(links), links
+
+
+def test_photos_dropped_on_the_uploader_get_their_verdicts(server, page, tmp_path):
+    """Four files at once, as a student drops them: a cat, a dog, a cup of coffee and a text file named .jpg."""
+    import skimage.data
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    dog = datasets.data_dir() / "photos" / "dog.jpg"  # darknet's, extracted by .ci/setup
+    if not dog.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{dog} is missing; .ci/setup extracts it from Debian's darknet package")
+        pytest.skip(f"{dog} is missing")
+    files = {"chelsea.png": "cat", "dog.jpg": "dog", "coffee.jpg": "neither", "notes.jpg": None}
+    Image.fromarray(skimage.data.chelsea()).save(tmp_path / "chelsea.png")
+    (tmp_path / "dog.jpg").write_bytes(dog.read_bytes())
+    Image.fromarray(skimage.data.coffee()).save(tmp_path / "coffee.jpg", quality=90)
+    (tmp_path / "notes.jpg").write_text("a shopping list, not a photo\n")
+
+    page.goto(f"{server}/photos")
+    expect(page.get_by_role("heading", name="Cat, dog or neither?")).to_be_visible(timeout=60_000)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([tmp_path / name for name in files])
+
+    cards = page.locator('[class*="st-key-photo-"]')  # one bordered card per photo
+    expect(cards).to_have_count(len(files), timeout=60_000)
+    for name, verdict in files.items():
+        card = cards.filter(has_text=name)
+        if verdict is None:
+            expect(card.get_by_test_id("stAlert")).to_contain_text(f"{name}: not an image", timeout=60_000)
+            continue
+        expect(card.get_by_role("heading", name=verdict, exact=True)).to_be_visible(timeout=60_000)
+        expect(card.get_by_text("Pretrained top 5:")).to_be_visible()
+        expect(card.locator("img")).to_have_count(1)
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=ARTIFACTS / "photos-verdicts.png", full_page=True)

@@ -51,6 +51,7 @@ def scheduler():
         job.stop()
     for job in jobs:
         assert job.wait(10), f"job {job.id} did not end after stop()"
+    sched.close()
 
 
 def test_second_job_waits_in_the_queue_while_the_first_trains(scheduler):
@@ -150,3 +151,21 @@ def test_an_exception_inside_training_is_caught_into_job_error(scheduler):
     assert crash.error is not None and crash.error.startswith("Training failed: ")
     assert after.outcome is not None and after.outcome.status == "completed", "the trainer must be free again"
     assert not scheduler.is_running(crash)
+
+
+def test_a_training_process_that_dies_fails_its_job_and_the_next_job_trains(scheduler):
+    """Training runs in a worker process, out of the server's way; if that process dies (say, out of memory),
+    its job says so and a fresh worker takes the next one."""
+    import os
+
+    doomed = scheduler.submit(LONG)
+    wait_training(doomed)
+    worker = doomed._worker
+    assert worker.process.pid != os.getpid(), "training must not share the server's process"
+    worker.process.kill()
+    assert doomed.wait(10)
+    assert doomed.error is not None and "training process ended unexpectedly" in doomed.error
+    after = scheduler.submit(SHORT)
+    assert after.wait(60)
+    assert after.error is None and after.outcome.status == "completed"
+    assert after.run.last_eval.val_loss < 0.01

@@ -67,3 +67,16 @@ def test_too_large_a_learning_rate_is_explained(at):
     messages = [e.value for e in at.error]
     assert any("is too large for this model" in m and "lr = 10" in m and "try lr <=" in m for m in messages)
     assert any("learning rate is too large" in m for m in messages)
+
+
+def test_exam_model_answers_seed_000s_question_and_more_sleep_helps(at):
+    """Seed 000 asks for 4 h of sleep and 8 h of study (its model said 61), then 5.5 h of sleep (68)."""
+    at.sidebar.radio(key="data").set_value("exam").run()
+    train(at, timeout=60)
+    assert at.success and at.success[0].value.startswith("Trained 50 epochs")
+    assert at.number_input(key="sleep").value == 4.0 and at.number_input(key="study").value == 8.0
+    four_hours = metric(at, "predicted exam score")
+    # between the scenarios it learned from: sleeping and studying little (about 45) and a lot (85)
+    assert 45 < four_hours < 85
+    at.number_input(key="sleep").set_value(5.5).run()
+    assert metric(at, "predicted exam score") > four_hours + 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import time
-from pathlib import Path
 
 import pytest
 import skimage.data
@@ -18,6 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from core import datasets
 from core.models import pretrained
 from core.models.pretrained import (
     CAT_CLASSES,
@@ -32,7 +32,7 @@ from core.models.pretrained import (
 )
 from core.photos import decode_photo
 
-PHOTOS = Path(os.environ.get("DASHBOARD_DATA", "/work/main/data")) / "photos"
+PHOTOS = datasets.data_dir() / "photos"
 
 
 @pytest.fixture(scope="module")
