@@ -47,6 +47,16 @@ def default_max_running() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+def default_threads(max_running: int) -> int:
+    """PyTorch threads per training: the cores left once one is kept for the server (its pages, their redraws),
+    shared among the trainings; overridable by DASHBOARD_TRAIN_THREADS. On 2 cores that is 1: two threads
+    whose core is also drawing pages wait on each other at every op, and an epoch took 4x as long."""
+    configured = os.environ.get("DASHBOARD_TRAIN_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, ((os.cpu_count() or 2) - 1) // max_running)
+
+
 @dataclass(frozen=True)
 class QueueInfo:
     position: int  # 1 = next to start
@@ -64,7 +74,7 @@ def _from_bytes(raw: bytes):
     return torch.load(io.BytesIO(raw), weights_only=False)  # our own process's bytes, never a user's file
 
 
-def serve(fd: int, preload: tuple[str, ...] = ()) -> None:
+def serve(fd: int, preload: tuple[str, ...] = (), threads: int = 0) -> None:
     """A worker process's life (`python -c "from core.jobs import serve; serve(fd)"`): warm the datasets up,
     then train each job it is sent on its socket `fd`, reporting every event, and the weights with every
     event of a small model (else at evaluations and at the end). A reader thread takes the server's
@@ -94,6 +104,8 @@ def serve(fd: int, preload: tuple[str, ...] = ()) -> None:
                 jobs.put((number, body))
 
     threading.Thread(target=read, name="server-messages", daemon=True).start()
+    if threads:
+        torch.set_num_threads(threads)
     for key in preload:  # the first run of the default dataset then starts at once
         with contextlib.suppress(Exception):  # a missing dataset is reported by the run that asks for it
             datasets.load(key, resolve_device("auto"))
@@ -127,9 +139,10 @@ class Worker:
     A plain subprocess, not multiprocessing's: its spawn re-runs the parent's __main__ in the child, and in
     a Streamlit server __main__ is whichever page script ran last."""
 
-    def __init__(self, preload: tuple[str, ...] = ()):
+    def __init__(self, preload: tuple[str, ...] = (), threads: int = 0):
         ours, theirs = socket.socketpair()
-        command = [sys.executable, "-c", f"from core.jobs import serve; serve({theirs.fileno()}, {preload!r})"]
+        call = f"serve({theirs.fileno()}, {preload!r}, {threads})"
+        command = [sys.executable, "-c", f"from core.jobs import serve; {call}"]
         self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), cwd=datasets.PROJECT_DIR)
         theirs.close()
         self.conn = Connection(ours.detach())
@@ -275,6 +288,7 @@ class Scheduler:
 
     def __init__(self, max_running: int | None = None):
         self.max_running = max_running or default_max_running()
+        self.threads = default_threads(self.max_running)
         self._cond = threading.Condition()
         self._queue: deque[Job] = deque()
         self._running: set[Job] = set()
@@ -286,7 +300,7 @@ class Scheduler:
         with self._cond:
             self._preload = preload
             while len(self._idle) + len(self._running) < self.max_running:
-                self._idle.append(Worker(preload))
+                self._idle.append(Worker(preload, self.threads))
         return self
 
     def close(self) -> None:
@@ -353,7 +367,7 @@ class Scheduler:
             if self._idle:
                 return self._idle.pop()
             preload = self._preload
-        return Worker(preload)  # the first job of a scheduler that was not warmed up, or after a crash
+        return Worker(preload, self.threads)  # the first job of a scheduler that was not warmed up, or after a crash
 
     def _release(self, job: Job, worker: Worker | None) -> None:
         with self._cond:

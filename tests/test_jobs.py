@@ -169,3 +169,14 @@ def test_a_training_process_that_dies_fails_its_job_and_the_next_job_trains(sche
     assert after.wait(60)
     assert after.error is None and after.outcome.status == "completed"
     assert after.run.last_eval.val_loss < 0.01
+
+
+@pytest.mark.parametrize(("cpus", "trainings", "threads"), [(2, 1, 1), (4, 1, 3), (16, 8, 1), (16, 3, 5), (1, 1, 1)])
+def test_each_training_gets_the_cores_left_after_one_for_the_server(monkeypatch, cpus, trainings, threads):
+    from core import jobs
+
+    monkeypatch.delenv("DASHBOARD_TRAIN_THREADS", raising=False)
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: cpus)
+    assert jobs.default_threads(trainings) == threads
+    monkeypatch.setenv("DASHBOARD_TRAIN_THREADS", "2")
+    assert jobs.default_threads(trainings) == 2
