@@ -113,13 +113,11 @@ def page(browser):
     context.close()
 
 
-def curve_points(page) -> int:
-    return page.evaluate(CURVE_POINTS)
-
-
 def wait_for_points(page, more_than: int, timeout_s: float) -> int:
-    page.wait_for_function(f"({CURVE_POINTS})() > {more_than}", timeout=timeout_s * 1000, polling=100)
-    return curve_points(page)
+    """The curve's points once there are more than `more_than`, counted in the same browser tick as the test
+    (plotly redraws the chart with each update: read apart, the count could fall between two draws and be 0)."""
+    count = f"() => {{ const n = ({CURVE_POINTS})(); return n > {more_than} ? n : 0; }}"
+    return page.wait_for_function(count, timeout=timeout_s * 1000, polling=100).json_value()
 
 
 def slider_value(page, label: str) -> str:
@@ -132,7 +130,7 @@ def slider_value(page, label: str) -> str:
 def test_the_curve_grows_while_training_and_stop_freezes_it(server, page):
     from playwright.sync_api import expect
 
-    page.goto(f"{server}/softmax?epochs=50")  # fifty epochs (about 40 s on an idle 2-core CPU): longer than we watch
+    page.goto(f"{server}/softmax?epochs=50&batch=16")  # 50 epochs of 3,750 steps: minutes, longer than we watch
     train = page.get_by_role("button", name="Train", exact=True)
     stop = page.get_by_role("button", name="Stop", exact=True)
     expect(train).to_be_enabled(timeout=60_000)
@@ -150,10 +148,10 @@ def test_the_curve_grows_while_training_and_stop_freezes_it(server, page):
     stop.click()
     expect(page.get_by_text("Stopped at step")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("the model keeps what it learned")).to_be_visible()
-    frozen = curve_points(page)
+    frozen = wait_for_points(page, 0, timeout_s=10)
     assert frozen >= later
     time.sleep(2)
-    assert curve_points(page) == frozen, "the curve still grows after Stop"
+    assert wait_for_points(page, 0, timeout_s=10) == frozen, "the curve still grows after Stop"
     expect(train).to_be_enabled()
     expect(stop).to_be_disabled()
     expect(page.get_by_role("tab", name="Mistakes")).to_be_visible()
