@@ -284,7 +284,8 @@ def single_user(browser, url: str, epochs: int, batch: int, repeats: int) -> dic
         lambda: go_to(page, "Softmax regression"),
         lambda t: page.wait_for_function(f"({CURVE_POINTS})() > 0", timeout=t, polling=10),
     )
-    page.get_by_role("tab", name="Confusion matrix").wait_for(timeout=60_000)  # results of the run so far
+    page.get_by_text("Show the results so far").click()  # results of the run so far, on request while it trains
+    page.get_by_role("tab", name="Confusion matrix").wait_for(timeout=60_000)
     clicks["tab switch (Confusion matrix)"] = timed(
         lambda: page.get_by_role("tab", name="Confusion matrix").click(),
         lambda t: page.locator('[class*="st-key-confusion-"] .js-plotly-plot').wait_for(timeout=t),

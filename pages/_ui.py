@@ -433,7 +433,10 @@ def training_page(
     live_view(job)
     if job.run is not None and job.history and job.config.model in models:
         if job.state != "done":
-            st.caption("Training: the results below are of the model as it was when the page last redrew.")
+            # on request only: the mistakes and the matrices, redrawn with every click, slow the live page
+            so_far = "Show the results so far (of the model as it was when the page last redrew)"
+            if not st.toggle(so_far, key="so-far"):
+                return
         else:
             save_button(job)
         results(job, extra_tabs)

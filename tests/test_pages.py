@@ -292,3 +292,25 @@ def test_a_closed_session_stops_its_run_and_frees_the_trainer():
     gc.collect()
     assert job.wait(timeout=30), "the run went on training for nobody"
     assert job.outcome is not None and job.outcome.status == "cancelled"
+
+
+@needs_fashion_mnist
+def test_results_while_training_come_on_request_and_the_run_keeps_training():
+    at = open_page(session(), "softmax", epochs=50, batch=16)  # a run of minutes
+    at.button(key="train").click().run()
+    job = runs(at)[-1]
+    try:
+        deadline = time.monotonic() + 60
+        while not job.history and time.monotonic() < deadline:
+            time.sleep(0.2)
+        at.run()
+        assert not at.exception, at.exception
+        assert job.state == "running"
+        assert not at.tabs, "results drawn at every redraw of a live run"
+        at.toggle(key="so-far").set_value(True).run()
+        assert not at.exception, at.exception
+        assert "Mistakes" in [t.label for t in at.tabs]
+        assert job.state == "running"
+    finally:
+        job.stop()
+        assert job.wait(10)
