@@ -410,7 +410,7 @@ def classroom(
                 failures = 0
             except Exception as err:
                 failures += 1
-                log(f"compare of seed {p['seed']} failed: {type(err).__name__}")
+                log(f"compare of seed {p['seed']} failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
         isolation.append(rows is not None and len(rows) == 1 and rows[0]["seed"] == str(p["seed"]))
         p["compare_rows"] = None if rows is None else len(rows)
     for ctx in ctxs:
