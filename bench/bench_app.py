@@ -225,7 +225,8 @@ def compare_table(page) -> list[dict]:
     go_to(page, "Compare runs")
     page.get_by_role("heading", name="Compare runs").wait_for(timeout=30_000)
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_role("button", name="Download as CSV").click()
+        # the page's own button: the table's toolbar, shown while the mouse is over it, has one of the same name
+        page.get_by_test_id("stDownloadButton").get_by_role("button", name="Download as CSV").click()
     return list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
 
 
