@@ -101,6 +101,19 @@ def test_auto_device_trains_on_the_cpu_here(tiny):
     assert finished.status == "completed"
 
 
+def test_the_cpu_is_named_with_its_threads():
+    from core.device import describe
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert describe(torch.device("cpu")) == "CPU (1 thread)"
+        torch.set_num_threads(2)
+        assert describe(torch.device("cpu")) == "CPU (2 threads)"
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_asking_for_cuda_without_one_is_a_config_error(tiny):
     config = RunConfig(device="cuda")  # a known name: the check that it exists comes when the run starts
