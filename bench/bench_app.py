@@ -30,36 +30,27 @@ import os
 import platform
 import re
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # core, and the server helpers the browser tests use too
+
+from live_app import CHROMIUM, CURVE_POINTS, health_seconds, start_server, stop_server  # noqa: E402
+from live_app import CHROMIUM_ARGS as TEST_ARGS  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "app.json"
-CHROMIUM = "/usr/bin/chromium"
 # every page behaves as a foreground tab, as each student's would on their own computer
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
+CHROMIUM_ARGS = TEST_ARGS + [
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
 ]
 TARGETS = {"first_point_s": 1.0, "click_s": 1.0}
 
-CURVE_POINTS = """() => {
-    const plot = document.querySelector('[class*="st-key-curves-"] .js-plotly-plot');
-    if (!plot || !plot._fullData) return 0;
-    const trace = plot._fullData.find(t => t.name === 'train loss');
-    return trace ? (trace._length ?? trace.x.length) : 0;
-}"""
 PAGE_STATUS = f"""() => ({{
     alerts: [...document.querySelectorAll('[data-testid="stAlertContainer"]')].map(a => a.innerText),
     errors: [...document.querySelectorAll('[data-testid="stAlertContentError"]')].map(a => a.innerText),
@@ -79,52 +70,6 @@ def log(message: str) -> None:
 
 
 # --- The server --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def health_seconds(url: str, timeout: float = 10.0) -> float | None:
-    """Seconds for /_stcore/health to answer "ok"; None when it does not."""
-    start = time.perf_counter()
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout) as reply:
-            reply.read()
-            return time.perf_counter() - start if reply.status == 200 else None
-    except OSError:
-        return None
-
-
-def start_server(log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.setdefault("DASHBOARD_DATA", str(ROOT / "data"))
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
-    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    command += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-    log = open(log_path, "w")  # noqa: SIM115 - the server's whole life
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while health_seconds(url, 2) is None:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
-            sys.exit(f"the streamlit server did not come up; see {log_path}")
-        time.sleep(0.2)
-    return proc, url
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(15)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -529,7 +474,10 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    proc, url = start_server(args.out.with_suffix(".server.log"))
+    try:
+        proc, url = start_server(args.out.with_suffix(".server.log"))
+    except RuntimeError as err:
+        sys.exit(str(err))
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -543,14 +491,14 @@ def main() -> None:
     finally:
         stop_server(proc)
 
-    import torch
+    from core.jobs import default_max_running, default_threads
 
-    trainers = os.environ.get("DASHBOARD_MAX_TRAININGS") or f"default ({max(1, (os.cpu_count() or 2) // 2)})"
+    trainers = default_max_running()
     result = {
         "load_average": {"start": LOAD_AT_START, "end": os.getloadavg()},
         "machine": {
             "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
+            "threads_per_training": default_threads(trainers),
             "platform": platform.platform(),
             "max_trainings": trainers,
         },

@@ -9,80 +9,25 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core import datasets
+from live_app import CHROMIUM, CHROMIUM_ARGS, CURVE_POINTS, ROOT, start_server, stop_server
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-# points of the training-loss line in the page's live chart (plotly keeps the decoded trace in _fullData)
-CURVE_POINTS = """() => {
-    const plot = document.querySelector('[class*="st-key-curves-"] .js-plotly-plot');
-    if (!plot || !plot._fullData) return 0;
-    const trace = plot._fullData.find(t => t.name === 'train loss');
-    return trace ? (trace._length ?? trace.x.length) : 0;
-}"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
+def server_for_tests(log_name: str) -> tuple:
     try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
-
-
-def start_server(log_name: str) -> tuple[subprocess.Popen, str]:
-    """`streamlit run streamlit_app.py` on a free port; returns once /_stcore/health answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.setdefault("DASHBOARD_DATA", str(datasets.data_dir()))
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / log_name, "w")  # noqa: SIM115 - closed with the server
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
-    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    command += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    proc.log = log
-    deadline = time.monotonic() + 60
-    while not healthy(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
-            pytest.fail(f"the streamlit server did not come up; see {ARTIFACTS / log_name}")
-        time.sleep(0.2)
-    return proc, url
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    proc.log.close()
+        return start_server(ARTIFACTS / log_name, timeout_s=60)
+    except RuntimeError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +46,7 @@ def browser() -> Iterator:
 
 @pytest.fixture(scope="module")
 def server(browser) -> Iterator[str]:
-    proc, url = start_server("streamlit-server.log")
+    proc, url = server_for_tests("streamlit-server.log")
     yield url
     stop_server(proc)
 
@@ -179,7 +124,7 @@ def test_a_shared_link_shows_its_settings_in_the_sidebar(server, page):
 def test_a_link_opened_first_on_a_fresh_server_shows_the_apps_navigation(browser):
     """Our pages live in pages/: a fresh server starts in Streamlit's old folder mode, which would run the
     linked page alone and list every file of pages/ in the sidebar (`_ui.py` leaves that mode at once)."""
-    proc, url = start_server("streamlit-server-fresh.log")
+    proc, url = server_for_tests("streamlit-server-fresh.log")
     try:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
