@@ -53,10 +53,9 @@ def photos() -> dict[str, bytes]:
     return found
 
 
-def answer(clf: pretrained.Classifier, files: dict[str, bytes]) -> list[pretrained.Verdict]:
+def answer(clf: pretrained.Classifier, files: dict[str, bytes]) -> list[pretrained.Verdict | None]:
     """What the page does with a drop: decode every file, classify the readable ones in one batch."""
-    decoded = [decode_photo(data, name) for name, data in files.items()]
-    return pretrained.classify_batch(clf, [p.image for p in decoded if p.ok])
+    return pretrained.classify_photos(clf, [decode_photo(data, name) for name, data in files.items()])
 
 
 def timed_ms(fn, repeats: int) -> tuple[float, float]:

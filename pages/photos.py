@@ -73,14 +73,12 @@ if not files:
     st.stop()
 
 photos = [decode_photo(f.getvalue(), f.name) for f in files]
-good = [p for p in photos if p.ok]
-verdicts = iter(pretrained.classify_batch(classifier(name), [p.image for p in good], threshold))
-for i, photo in enumerate(photos):
+verdicts = pretrained.classify_photos(classifier(name), photos, threshold)
+for i, (photo, verdict) in enumerate(zip(photos, verdicts)):
     with st.container(border=True, key=f"photo-{i}"):
-        if not photo.ok:
+        if verdict is None:
             st.error(photo.error)
             continue
-        verdict = next(verdicts)
         left, right = st.columns([1, 2])
         left.image(photo.image, caption=photo.name, width="stretch")
         right.markdown(f"### {verdict.label}")

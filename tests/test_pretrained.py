@@ -75,6 +75,17 @@ def test_batch_matches_one_by_one(clf):
     assert classify_batch(clf, []) == []
 
 
+def test_a_drop_keeps_its_order_and_skips_the_unreadable_file(clf):
+    def jpeg(name: str) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(getattr(skimage.data, name)()).save(buffer, "JPEG")
+        return buffer.getvalue()
+
+    photos = [decode_photo(jpeg("chelsea"), "a.jpg"), decode_photo(b"a list", "b.jpg"), decode_photo(jpeg("coffee"))]
+    verdicts = pretrained.classify_photos(clf, photos)
+    assert [v and v.label for v in verdicts] == ["cat", None, "neither"]
+
+
 def test_verdict_contents(clf):
     verdict = classify(clf, Image.fromarray(skimage.data.chelsea()))
     assert verdict.p_cat + verdict.p_dog + verdict.p_neither == pytest.approx(1, abs=1e-5)

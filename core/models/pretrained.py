@@ -26,6 +26,8 @@ from torchvision import models
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
+from core.photos import Photo
+
 LABELS = ("cat", "dog", "neither")
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 DOG_CLASSES = range(151, 269)  # Chihuahua ... Mexican hairless: every dog breed
@@ -156,6 +158,13 @@ def classify_batch(clf: Classifier, images: Sequence[Image.Image], threshold: fl
         _verdict(p3, tuple((CATEGORIES[i], float(p)) for p, i in zip(ps, idx.tolist())), threshold)
         for p3, ps, idx in zip(folded, top_p, top_i)
     ]
+
+
+def classify_photos(clf: Classifier, photos: Sequence[Photo], threshold: float = 0.5) -> list[Verdict | None]:
+    """A drop of decoded photos (core.photos.decode_photo): one verdict per photo, None for the unreadable ones,
+    the readable ones classified as one batch."""
+    verdicts = iter(classify_batch(clf, [p.image for p in photos if p.ok], threshold))
+    return [next(verdicts) if p.ok else None for p in photos]
 
 
 def classify(clf: Classifier, image: Image.Image, threshold: float = 0.5) -> Verdict:
