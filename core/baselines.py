@@ -15,7 +15,7 @@ what a training job has reached, for the ladder's table; every rung is scored on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
@@ -23,10 +23,8 @@ from core import datasets
 from core.device import resolve_device
 from core.train import Run, RunConfig, fit, start
 
-# RunConfig.init_std (proposed; 0 = the model's own init) makes the engine draw the post's N(0, 1) init
-# itself, so that the page's background jobs start where the post does. Until it exists, only
-# `train_rung` (tests, scripts) can apply it, after `start`.
-ENGINE_INIT = "init_std" in {f.name for f in fields(RunConfig)}
+# The post's N(0, 1) init applies in `train_rung` (tests, scripts), after `start`; the ladder page's background
+# jobs cannot take it (a RunConfig carries no init), so there the rungs start from the models' own init.
 RESNET_CPU_EXAMPLES = 5000  # a small ResNet epoch over 5,000 images takes ~10 s on 2 CPU cores
 
 
@@ -142,7 +140,6 @@ def ladder(
         n = train_examples
         if rung.key == "resnet" and on_cpu:
             n = min(n or RESNET_CPU_EXAMPLES, RESNET_CPU_EXAMPLES)
-        init = {"init_std": 1.0} if rung.post_init and ENGINE_INIT else {}
         base = {
             "dataset": dataset,
             "implementation": "concise",  # torch.sigmoid's gradient stays finite at the logits N(0, 1) weights give
@@ -153,7 +150,7 @@ def ladder(
             "train_examples": n,
             "evals_per_epoch": 1,
         }
-        configs.append((rung, RunConfig(**{**base, **rung.settings, **init})))
+        configs.append((rung, RunConfig(**{**base, **rung.settings})))
     return configs
 
 
@@ -168,7 +165,7 @@ def init_normal(model: torch.nn.Module, std: float, seed: int) -> None:
 def train_rung(rung: Rung, config: RunConfig, data: datasets.Data | None = None) -> Run:
     """Train one rung to the end in this thread (tests, scripts), with the post's init where it asks for it."""
     run = start(config, data)
-    if rung.post_init and not ENGINE_INIT:
+    if rung.post_init:
         init_normal(run.model, 1.0, config.seed)
     for _ in fit(run):
         pass

@@ -65,11 +65,10 @@ if left.button("Train the ladder", type="primary", disabled=bool(active), key="t
 if right.button("Stop", disabled=not active, key="stop"):
     for job in active:
         job.stop()
-if not baselines.ENGINE_INIT:
-    st.caption(
-        "This engine cannot yet start a model from the post's N(0, 1) weights, so the post's rungs start "
-        "from the models' own small init - where sigmoid and softmax do not saturate and MSE learns well."
-    )
+st.caption(
+    "This engine cannot yet start a model from the post's N(0, 1) weights, so the post's rungs start "
+    "from the models' own small init - where sigmoid and softmax do not saturate and MSE learns well."
+)
 ladder_ids = {job.id for jobs in ladders.values() for _, job in jobs}
 others = {job.label: job for job in baselines.placeable(session_runs(), dataset, ladder_ids)}
 # not bound to the URL: these are this browser session's runs, which a shared link cannot carry
