@@ -82,7 +82,7 @@ def serve(fd: int, preload: tuple[str, ...] = (), threads: int = 0) -> None:
     conn = Connection(fd)
     jobs: queue.Queue = queue.Queue()
     cancel, lock = threading.Event(), threading.Lock()
-    current, cancelled = [0], set()  # the job training now; every job the server cancelled
+    current, cancelled = 0, set()  # the job training now (the reader sees each new value); every cancelled job
 
     def read() -> None:
         while True:
@@ -98,7 +98,7 @@ def serve(fd: int, preload: tuple[str, ...] = (), threads: int = 0) -> None:
             if kind == "cancel":
                 with lock:
                     cancelled.add(number)
-                    if number == current[0]:
+                    if number == current:
                         cancel.set()
             else:
                 jobs.put((number, body))
@@ -112,7 +112,7 @@ def serve(fd: int, preload: tuple[str, ...] = (), threads: int = 0) -> None:
     while (item := jobs.get()) is not None:
         number, (config, data) = item
         with lock:
-            current[0] = number
+            current = number
             cancel.clear()
             if number in cancelled:
                 cancel.set()

@@ -279,14 +279,19 @@ def test_a_sessions_runs_are_not_seen_by_another_session(two_runs):
     assert len(two_runs.dataframe[0].value) == 2
 
 
+def start_long_run() -> tuple[AppTest, object]:
+    """A new session on the softmax page that has pressed Train for a run of minutes; (session, job)."""
+    at = open_page(session(), "softmax", epochs=50, batch=16)
+    at.button(key="train").click().run()
+    assert not at.exception, at.exception
+    return at, runs(at)[-1]
+
+
 @needs_fashion_mnist
 def test_a_closed_session_stops_its_run_and_frees_the_trainer():
     import gc
 
-    at = open_page(session(), "softmax", epochs=50, batch=16)  # a run of minutes
-    at.button(key="train").click().run()
-    assert not at.exception, at.exception
-    job = runs(at)[-1]
+    at, job = start_long_run()
     assert job.state != "done"
     del at  # Streamlit drops a closed tab's session state the same way, once it is sure the tab is gone
     gc.collect()
@@ -296,9 +301,7 @@ def test_a_closed_session_stops_its_run_and_frees_the_trainer():
 
 @needs_fashion_mnist
 def test_results_while_training_come_on_request_and_the_run_keeps_training():
-    at = open_page(session(), "softmax", epochs=50, batch=16)  # a run of minutes
-    at.button(key="train").click().run()
-    job = runs(at)[-1]
+    at, job = start_long_run()
     try:
         deadline = time.monotonic() + 60
         while not job.history and time.monotonic() < deadline:
