@@ -6,10 +6,11 @@ mean image and labels a validation image by the nearest mean, by mean absolute (
 above are training runs (`RUNGS`, turned into `RunConfig`s by `ladder`): the post's linear model at its
 lr = 1 with sigmoid + MSE, softmax + MSE and cross-entropy losses, its small net of 64 sigmoid units,
 d2l's MLP of 256 ReLUs and a small ResNet (on a subset of the training set on a CPU). The post draws
-every weight and bias from N(0, 1) (its `init_params` is `torch.randn`); `init_normal` does the same
-here, and it is what starves the two MSE losses: logits of ten standard deviations saturate sigmoid and
-softmax, whose gradients vanish, while cross-entropy's gradient (p - y) does not. `summary` reads
-what a training job has reached, for the ladder's table; every rung is scored on the same validation split.
+every weight and bias from N(0, 1) (its `init_params` is `torch.randn`); its rungs here do the same
+(`RunConfig.init_std = 1`), and it is what starves the two MSE losses: logits of ten standard deviations
+saturate sigmoid and softmax, whose gradients vanish, while cross-entropy's gradient (p - y) does not.
+`summary` reads what a training job has reached, for the ladder's table; every rung is scored on the
+same validation split.
 """
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ import torch
 
 from core import datasets
 from core.device import resolve_device
-from core.train import Run, RunConfig, fit, start
+from core.train import RunConfig
 
-# The post's N(0, 1) init applies in `train_rung` (tests, scripts), after `start`; the ladder page's background
-# jobs cannot take it (a RunConfig carries no init), so there the rungs start from the models' own init.
 RESNET_CPU_EXAMPLES = 5000  # a small ResNet epoch over 5,000 images takes ~10 s on 2 CPU cores
 
 
@@ -91,27 +90,25 @@ class Rung:
     key: str
     title: str
     settings: dict  # RunConfig fields of this rung
-    post_init: bool  # start from the post's N(0, 1) instead of the model's own init
     reported: str  # what the post (on MNIST) or d2l (on Fashion-MNIST) reached
 
 
-POST = {"model": "softmax", "lr": 1.0}  # the post's linear model: 784 -> 10, plain SGD at lr = 1
+# the post's linear model, 784 -> 10, from its N(0, 1) init; plain SGD at lr = 1
+POST = {"model": "softmax", "lr": 1.0, "init_std": 1.0}
 RUNGS = (
-    Rung("sigmoid_mse", "Linear, sigmoid + MSE", {**POST, "loss": "sigmoid_mse"}, True, "slow, below the baseline"),
-    Rung("softmax_mse", "Linear, softmax + MSE", {**POST, "loss": "softmax_mse"}, True, "better, below 82%"),
-    Rung("cross_entropy", "Linear, cross-entropy", {**POST, "loss": "cross_entropy"}, True, "84% after 1 epoch; 91.5%"),
+    Rung("sigmoid_mse", "Linear, sigmoid + MSE", {**POST, "loss": "sigmoid_mse"}, "slow, below the baseline"),
+    Rung("softmax_mse", "Linear, softmax + MSE", {**POST, "loss": "softmax_mse"}, "better, below 82%"),
+    Rung("cross_entropy", "Linear, cross-entropy", {**POST, "loss": "cross_entropy"}, "84% after 1 epoch; 91.5%"),
     Rung(
         "small_net",
         "Small net, 64 sigmoid units",
-        {"model": "mlp", "num_hiddens": 64, "activation": "sigmoid", "lr": 1.0, "loss": "cross_entropy"},
-        True,
+        {"model": "mlp", "num_hiddens": 64, "activation": "sigmoid", "loss": "cross_entropy", "lr": 1.0, "init_std": 1},
         "~95%",
     ),
     Rung(
         "mlp",
         "MLP, 256 ReLU units (d2l)",
         {"model": "mlp", "num_hiddens": 256, "activation": "relu", "lr": 0.1},
-        False,
         "d2l, Fashion-MNIST: ~84-85%",
     ),
     Rung(
@@ -120,7 +117,6 @@ RUNGS = (
         # fastai's defaults under the post's ResNet-18: Adam, batch 64; a small constant lr stands in for its
         # one-cycle schedule (plain SGD at lr 0.05 swung between 10% and 60% from epoch to epoch here)
         {"model": "resnet", "resnet_width": 16, "resnet_stages": 3, "optimizer": "adam", "lr": 3e-4, "batch_size": 64},
-        False,
         "ResNet-18 on a GPU: 99.4%",
     ),
 )
@@ -152,24 +148,6 @@ def ladder(
         }
         configs.append((rung, RunConfig(**{**base, **rung.settings})))
     return configs
-
-
-def init_normal(model: torch.nn.Module, std: float, seed: int) -> None:
-    """Redraw every parameter from N(0, std^2), as the post's init_params (std 1), from its own generator."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * std)
-
-
-def train_rung(rung: Rung, config: RunConfig, data: datasets.Data | None = None) -> Run:
-    """Train one rung to the end in this thread (tests, scripts), with the post's init where it asks for it."""
-    run = start(config, data)
-    if rung.post_init:
-        init_normal(run.model, 1.0, config.seed)
-    for _ in fit(run):
-        pass
-    return run
 
 
 def accuracy_curve(history) -> tuple[list[float], list[float]]:

@@ -308,7 +308,24 @@ def _resnet_blocks(widths, blocks) -> tuple[str, int]:
     return "\n".join(lines), channels
 
 
+INIT_NORMAL = """
+with torch.no_grad():  # every weight and bias drawn again, from N(0, $std^2)
+    for param in net.parameters():
+        param.copy_(torch.randn(param.shape) * $std)
+"""
+
+
 def _model(config: RunConfig) -> tuple[str, str]:
+    """(markdown, code) that define `net` on the device, and draw its weights anew when the run asks."""
+    text, code = _network(config)
+    if not config.init_std:
+        return text, code
+    std = f"{config.init_std:g}"
+    text += f" Every weight and bias is then drawn again from a normal distribution with mean 0 and std {std}."
+    return text, f"{code}\n{_fill(INIT_NORMAL, std=repr(float(config.init_std)))}"
+
+
+def _network(config: RunConfig) -> tuple[str, str]:
     """(markdown, code) that define `net` on the device."""
     scratch, family = config.scratch, config.model
     if config.dataset in IMAGE_SHAPES:
@@ -559,7 +576,7 @@ def _summary(config: RunConfig) -> str:
     return (
         f"{impl}, lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epoch"
         f"{'s' * (config.epochs > 1)}, seed {config.seed}, {OPTIMIZER_NAMES[config.optimizer]}, "
-        f"{LOSS_NAMES[_loss_name(config)]}"
+        f"{LOSS_NAMES[_loss_name(config)]}" + (f", weights from N(0, {config.init_std:g}^2)" if config.init_std else "")
     )
 
 

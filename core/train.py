@@ -1,7 +1,7 @@
 """The one training loop, for every model: a frozen config in, a stream of small progress events out.
 
 `RunConfig` says everything about a run (model, implementation, dataset, lr, batch size, epochs,
-seed, device, optimizer, loss and the model's knobs) and rejects values that make no sense with a
+seed, device, optimizer, loss, the model's knobs and its init) and rejects values that make no sense with a
 message naming what is allowed. `start` resolves the device once, loads the data onto it and builds
 the model from the seed; `fit` then runs plain minibatch training - shuffle indices, slice a batch
 from tensors already on the device, forward, loss, backward, step - and yields `Progress` several
@@ -25,7 +25,7 @@ from torch import nn
 from core import datasets
 from core.device import DEVICES, describe, resolve_device
 from core.evaluate import loss_and_accuracy
-from core.models import IMPLEMENTATIONS, MODELS, build_model
+from core.models import IMPLEMENTATIONS, MODELS, build_model, init_normal
 from core.ops import ACTIVATIONS, LOSSES, loss_fn
 from core.optim import OPTIMIZERS, make_optimizer
 
@@ -55,6 +55,8 @@ class RunConfig:
     num_hiddens: int = 256
     num_layers: int = 1
     activation: str = "relu"
+    # 0: each model's own init (PyTorch's); above 0: every weight and bias from N(0, init_std^2) instead
+    init_std: float = 0.0
     # small ResNet: resnet_stages stages of resnet_blocks blocks; the width doubles at each stage
     resnet_width: int = 16
     resnet_blocks: int = 1
@@ -98,6 +100,8 @@ class RunConfig:
         at_least("train_examples", 0)
         at_least("num_examples", 2, 1_000_000)
         at_least("evals_per_epoch", 1, 100)
+        if not (isinstance(self.init_std, int | float) and 0 <= self.init_std <= 100):  # NaN fails both
+            raise ConfigError(f"init_std must be 0 (the model's own init) or a number up to 100, not {self.init_std!r}")
         if not (self.noise >= 0 and math.isfinite(self.noise)):
             raise ConfigError(f"noise must be a number of at least 0 (got {self.noise!r})")
         tabular = self.dataset in datasets.TABLE_SETS
@@ -207,6 +211,8 @@ def start(config: RunConfig, data: datasets.Data | None = None) -> Run:
     with _seed_lock, torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = build_model(config, data.input_shape, data.num_outputs)
+        if config.init_std:
+            init_normal(model, config.init_std)
     return Run(config, device, data, model.to(device))
 
 

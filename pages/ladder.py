@@ -66,8 +66,9 @@ if right.button("Stop", disabled=not active, key="stop"):
     for job in active:
         job.stop()
 st.caption(
-    "This engine cannot yet start a model from the post's N(0, 1) weights, so the post's rungs start "
-    "from the models' own small init - where sigmoid and softmax do not saturate and MSE learns well."
+    "The post's linear models and its small net start from its N(0, 1) weights: logits ten times too large "
+    "saturate sigmoid and softmax, whose gradients vanish, so the two MSE losses barely learn while "
+    "cross-entropy's gradient (p - y) does not. d2l's MLP and the ResNet start from PyTorch's small init."
 )
 ladder_ids = {job.id for jobs in ladders.values() for _, job in jobs}
 others = {job.label: job for job in baselines.placeable(session_runs(), dataset, ladder_ids)}

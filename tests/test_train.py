@@ -59,6 +59,9 @@ def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
         ({"model": "mlp", "dataset": "exam"}, ["image dataset"]),
         ({"model": "linear", "dataset": "exam", "loss": "cross_entropy"}, ["squared loss"]),
         ({"noise": -1.0}, ["noise", "at least 0"]),
+        ({"init_std": -1.0}, ["init_std", "0 (the model's own init)", "up to 100"]),
+        ({"init_std": float("nan")}, ["init_std", "nan"]),
+        ({"init_std": "1"}, ["init_std"]),
     ],
 )
 def test_invalid_configs_are_refused_with_what_is_allowed(options, expected):
@@ -79,6 +82,7 @@ def test_invalid_configs_are_refused_with_what_is_allowed(options, expected):
         {"model": "mlp", "activation": "tanh", "num_layers": 3},
         {"model": "resnet", "dataset": "cifar10", "device": "cpu", "optimizer": "adam"},
         {"model": "softmax", "loss": "softmax_mse", "lr": 100, "batch_size": 1, "epochs": 1},
+        {"model": "mlp", "init_std": 1},
     ],
 )
 def test_valid_configs_are_accepted(options):
@@ -257,6 +261,19 @@ def test_the_same_seed_gives_the_same_run_and_another_seed_another(small, monkey
     assert same_weights(weights(first.model), weights(again.model))
     assert losses(first) != losses(other)
     assert not same_weights(weights(first.model), weights(other.model))
+
+
+@pytest.mark.parametrize("implementation", ["scratch", "concise"])
+def test_init_std_draws_every_parameter_from_the_seed(small, implementation):
+    """init_std > 0 replaces the model's own init by N(0, init_std^2), the same draws for the same seed."""
+    config = RunConfig(model="mlp", implementation=implementation, num_hiddens=64, init_std=0.5, seed=2)
+    run = start(config, small)
+    values = torch.cat([p.detach().flatten() for p in run.model.parameters()])
+    assert values.std() == pytest.approx(0.5, rel=0.05) and values.mean() == pytest.approx(0.0, abs=0.02)
+    assert same_weights(weights(run.model), weights(start(config, small).model))
+    assert not same_weights(weights(run.model), weights(start(replace(config, seed=3), small).model))
+    own = torch.cat([p.detach().flatten() for p in start(replace(config, init_std=0.0), small).model.parameters()])
+    assert own.abs().max() < 0.2, "without it, the model's own small init"
 
 
 @pytest.mark.parametrize("dataset", ["synthetic", "exam"])

@@ -7,6 +7,7 @@ softmax regression, the MLP and ResNets for images. Every model maps a batch X t
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from core.models.linear import LinearRegression, LinearRegressionScratch
@@ -54,3 +55,14 @@ def build_model(config, input_shape: tuple[int, ...], num_outputs: int) -> nn.Mo
             ResNet(in_channels, num_outputs, **RESNET18) if scratch else resnet18_torchvision(in_channels, num_outputs)
         )
     raise ValueError(f"unknown model {config.model!r}; choose one of: {', '.join(MODELS)}")
+
+
+def init_normal(model: nn.Module, std: float) -> None:
+    """Redraw every weight and bias from N(0, std^2), as seed 004's `init_params` (std 1) does.
+
+    It draws from the global generator on the CPU, after the model was built, so a seeded run gets the same
+    numbers on any device, and an exported script repeats them with the same two lines.
+    """
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(torch.randn(param.shape) * std)
