@@ -4,7 +4,8 @@ Softmax regression (784->10) and the MLP (784-256-10, ReLU) train on Fashion-MNI
 plain SGD twice: through `core.train` (whole tensors held on the device, batches gathered by index), and the way
 d2l and pytorch/examples write it (torchvision's dataset with `ToTensor`, a `DataLoader` with `shuffle=True`, a
 zero_grad/backward/step loop, then an evaluation pass over the test set with its own `DataLoader`). Each side runs
-one warm-up epoch and then `--timed-epochs` more; a figure is the fastest timed epoch, for training alone and for
+one warm-up epoch and then `--timed-epochs` more, the two sides taking turns epoch by epoch so that both meet the
+same drifts in the machine's speed; a figure is the fastest timed epoch, for training alone and for
 training plus one validation pass, and a speedup is idiomatic seconds / ours. The float32 matmul peak is the best
 GFLOP/s of `torch.mm` over a few sizes; the MLP's rate is 6 x parameters x examples / train-only epoch seconds
 (and, more honestly, the FLOPs the MLP really does). The small ResNet (and optionally ResNet-18) is timed through
@@ -22,6 +23,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +92,13 @@ class OthersMeter:
         return max(0.0, others / ((time.perf_counter() - self.wall) * (os.cpu_count() or 1)))
 
 
+@dataclass(frozen=True)
+class Epoch:
+    train_s: float  # training alone
+    total_s: float  # training and one pass over the test set
+    val_acc: float | None
+
+
 @dataclass
 class Timing:
     """Seconds of every epoch, the warm-up first: training alone, and training plus one validation pass."""
@@ -98,6 +107,11 @@ class Timing:
     total_s: list[float] = field(default_factory=list)
     val_acc: float | None = None
     others: float | None = None  # other processes' share of the CPUs meanwhile
+
+    def add(self, epoch: Epoch) -> None:
+        self.train_s.append(epoch.train_s)
+        self.total_s.append(epoch.total_s)
+        self.val_acc = epoch.val_acc
 
     @property
     def best_train(self) -> float:  # the fastest epoch after the warm-up (the only one if there is no other)
@@ -114,11 +128,12 @@ class Timing:
 # --- Our engine ------------------------------------------------------------------------------------
 
 
-def engine_epochs(model: str, epochs: int, device: torch.device, **knobs) -> Timing:
-    """Train `model` through core.train, evaluating once an epoch; read each epoch's times off the events.
+def engine_epochs(model: str, epochs: int, device: torch.device, **knobs) -> Iterator[Epoch]:
+    """Train `model` through core.train, evaluating once an epoch; yield each epoch's times, read off the events.
 
     `Progress.examples_per_s` is the throughput so far with evaluation excluded, so examples seen / it is the
     cumulative training time; `Progress.elapsed` includes evaluation. Differences give each epoch's times.
+    The clock of an epoch is paused while the caller holds this generator (it times the idiomatic loop then).
     """
     config = RunConfig(
         model=model,
@@ -130,22 +145,21 @@ def engine_epochs(model: str, epochs: int, device: torch.device, **knobs) -> Tim
         device=device.type,
         **knobs,
     )
-    meter = OthersMeter().start()
     run = start(config)
     n = len(run.data.X_train)
-    timing = Timing()
     train_so_far = elapsed_so_far = 0.0
     for event in fit(run):
         if isinstance(event, Progress) and event.val_loss is not None:  # the end of an epoch
             train_total = n * round(event.epoch) / event.examples_per_s
-            timing.train_s.append(train_total - train_so_far)
-            timing.total_s.append(event.elapsed - elapsed_so_far)
+            epoch = Epoch(train_total - train_so_far, event.elapsed - elapsed_so_far, event.val_acc)
             train_so_far, elapsed_so_far = train_total, event.elapsed
-            timing.val_acc = event.val_acc
+            paused = time.perf_counter()
+            yield epoch
+            # the engine's clocks kept running while the caller was away; take that time back out
+            elapsed_so_far += time.perf_counter() - paused
+            train_so_far += time.perf_counter() - paused
         elif isinstance(event, Finished) and event.status != "completed":
             raise RuntimeError(f"{model} did not finish: {event.message}")
-    timing.others = meter.share()
-    return timing
 
 
 # --- The idiomatic loop (d2l, pytorch/examples) ----------------------------------------------------
@@ -159,13 +173,12 @@ def idiomatic_model(model: str) -> nn.Module:
     )
 
 
-def idiomatic_epochs(model: str, epochs: int, device: torch.device) -> Timing:
-    """Train with torchvision's dataset + DataLoader, then evaluate on the test set, timing each part."""
+def idiomatic_epochs(model: str, epochs: int, device: torch.device) -> Iterator[Epoch]:
+    """Train with torchvision's dataset + DataLoader, then evaluate on the test set; yield each epoch's times."""
     import torchvision
     from torch.utils.data import DataLoader
     from torchvision import transforms
 
-    meter = OthersMeter().start()
     root = str(datasets.data_dir())
     train_set = torchvision.datasets.FashionMNIST(root, train=True, transform=transforms.ToTensor())
     test_set = torchvision.datasets.FashionMNIST(root, train=False, transform=transforms.ToTensor())
@@ -175,7 +188,6 @@ def idiomatic_epochs(model: str, epochs: int, device: torch.device) -> Timing:
     net = idiomatic_model(model).to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=LR)
 
-    timing = Timing()
     for _ in range(epochs):
         begin = time.perf_counter()
         net.train()
@@ -195,11 +207,30 @@ def idiomatic_epochs(model: str, epochs: int, device: torch.device) -> Timing:
                 output = net(X)
                 test_loss += F.cross_entropy(output, y, reduction="sum").item()
                 correct += (output.argmax(dim=1) == y).sum().item()
-        timing.train_s.append(trained - begin)
-        timing.total_s.append(time.perf_counter() - begin)
-        timing.val_acc = correct / len(test_set)
-    timing.others = meter.share()
-    return timing
+        yield Epoch(trained - begin, time.perf_counter() - begin, correct / len(test_set))
+
+
+def interleaved(sides: dict[str, Iterator[Epoch]]) -> dict[str, Timing]:
+    """Run the sides' epochs in turn (ours, idiomatic, ours, ...) until all are done.
+
+    Taking turns makes both sides live through the same moments of a machine whose speed drifts (this one's
+    epochs vary by up to 1.6x from minute to minute); timed one after the other, one side could get all the
+    slow minutes.
+    """
+    meter = OthersMeter().start()
+    timings = {name: Timing() for name in sides}
+    running = dict(sides)
+    while running:
+        for name, epochs in list(running.items()):
+            epoch = next(epochs, None)
+            if epoch is None:
+                del running[name]
+            else:
+                timings[name].add(epoch)
+    others = meter.share()
+    for timing in timings.values():
+        timing.others = others
+    return timings
 
 
 # --- Matmul peak and the MLP's FLOPs ---------------------------------------------------------------
@@ -255,7 +286,7 @@ def cpu_name() -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--device", default="cpu", choices=DEVICES, help="where everything runs (default: cpu)")
-    parser.add_argument("--timed-epochs", type=int, default=2, help="softmax/MLP epochs timed after 1 warm-up (2)")
+    parser.add_argument("--timed-epochs", type=int, default=3, help="softmax/MLP epochs timed after 1 warm-up (3)")
     parser.add_argument("--resnet-epochs", type=int, default=2, help="epochs of the small ResNet (default 2)")
     parser.add_argument("--skip-resnet", action="store_true", help="leave the small ResNet out")
     parser.add_argument("--resnet18-epochs", type=int, default=0, help="epochs of ResNet-18 (default 0: none)")
@@ -285,13 +316,13 @@ def main(argv: list[str] | None = None) -> dict:
     # 2. Softmax regression and the MLP, our engine then the idiomatic loop; 3. the ResNets, ours only.
     timings: dict[str, Timing] = {}
     for model in ("softmax", "mlp"):
-        for side, measure in (("ours", engine_epochs), ("idiomatic", idiomatic_epochs)):
-            print(f"  {model} {side}: training for {epochs} epochs ...", flush=True)
-            timings[f"{model} {side}"] = measure(model, epochs, device)
+        print(f"  {model}: {epochs} epochs ours and {epochs} idiomatic, in turns ...", flush=True)
+        ours, idiomatic = engine_epochs(model, epochs, device), idiomatic_epochs(model, epochs, device)
+        timings |= interleaved({f"{model} ours": ours, f"{model} idiomatic": idiomatic})
     for model, count in (("resnet", 0 if args.skip_resnet else args.resnet_epochs), ("resnet18", args.resnet18_epochs)):
         if count:
             print(f"  {model} ours: training for {count} epoch(s) ...", flush=True)
-            timings[f"{model} ours"] = engine_epochs(model, count, device)
+            timings |= interleaved({f"{model} ours": engine_epochs(model, count, device)})
 
     n = len(datasets.load("fashion_mnist").X_train)
     issue_flops, real_flops = mlp_flops_per_example()
