@@ -3,7 +3,8 @@
 A `Job` is one run. It trains in a `Worker`, a separate process that imports PyTorch once, keeps its
 datasets in memory and trains one run at a time; a thread of the server waits on the worker's
 messages and mirrors them into `job.run` (the same data and model, whose weights it receives), so
-the page that started the job polls it and draws, and never waits for it. Training lives in its
+the page that started the job polls it and draws, and never waits for it. A learning-rate sweep is
+a job too, whose result is one `Sweep`. Training lives in its
 own process because a thread would share the server's GIL: with a class of 30 pages redrawing, a
 training thread got about 1% of a core and no run finished (bench/README.md). The `Scheduler` (one
 per server process) caps how many jobs train at once - one worker each - and queues the rest first
@@ -32,6 +33,7 @@ import torch
 
 from core import datasets
 from core.device import resolve_device
+from core.lr_finder import Sweep, find_lr
 from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started, fit, start
 
 WEIGHTS_EVERY_EVENT = 2_000_000  # models up to this many parameters send their weights with every event
@@ -76,9 +78,10 @@ def _from_bytes(raw: bytes):
 
 def serve(fd: int, preload: tuple[str, ...] = (), threads: int = 0) -> None:
     """A worker process's life (`python -c "from core.jobs import serve; serve(fd)"`): warm the datasets up,
-    then train each job it is sent on its socket `fd`, reporting every event, and the weights with every
-    event of a small model (else at evaluations and at the end). A reader thread takes the server's
-    messages - a job to queue, or the number of a job to cancel - so that a cancel lands between two steps."""
+    then do each job it is sent on its socket `fd`. A training reports every event, and the weights with
+    every event of a small model (else at evaluations and at the end); a learning-rate sweep reports its
+    `Sweep`. A reader thread takes the server's messages - a job to queue, or the number of a job to
+    cancel - so that a cancel lands between two steps."""
     conn = Connection(fd)
     jobs: queue.Queue = queue.Queue()
     cancel, lock = threading.Event(), threading.Lock()
@@ -101,7 +104,7 @@ def serve(fd: int, preload: tuple[str, ...] = (), threads: int = 0) -> None:
                     if number == current:
                         cancel.set()
             else:
-                jobs.put((number, body))
+                jobs.put((number, kind, body))
 
     threading.Thread(target=read, name="server-messages", daemon=True).start()
     if threads:
@@ -110,27 +113,48 @@ def serve(fd: int, preload: tuple[str, ...] = (), threads: int = 0) -> None:
         with contextlib.suppress(Exception):  # a missing dataset is reported by the run that asks for it
             datasets.load(key, resolve_device("auto"))
     while (item := jobs.get()) is not None:
-        number, (config, data) = item
+        number, task, (config, data, options) = item
         with lock:
             current = number
             cancel.clear()
             if number in cancelled:
                 cancel.set()
+        send = conn.send_bytes
         try:
-            run = start(config, data)
-            small = sum(p.numel() for p in run.model.parameters()) <= WEIGHTS_EVERY_EVENT
-            for event in fit(run, cancel):
-                evaluated = isinstance(event, Progress) and event.val_loss is not None
-                if isinstance(event, Finished) or evaluated or (small and isinstance(event, Progress)):
-                    weights = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
-                    conn.send_bytes(_to_bytes(("weights", weights)))
-                conn.send_bytes(_to_bytes(("event", event)))
+            if task == "find_lr":
+                _sweep(config, data, options, cancel, send)
+            else:
+                _train(config, data, cancel, send)
         except ConfigError as err:
-            conn.send_bytes(_to_bytes(("config", str(err))))
+            send(_to_bytes(("config", str(err))))
         except Exception as err:
             traceback.print_exc()
-            conn.send_bytes(_to_bytes(("error", f"{type(err).__name__}: {err}")))
-        conn.send_bytes(_to_bytes(("done", None)))
+            send(_to_bytes(("error", f"{type(err).__name__}: {err}")))
+        send(_to_bytes(("done", None)))
+
+
+def _train(config: RunConfig, data: datasets.Data | None, cancel: threading.Event, send) -> None:
+    """Train a run in this worker, sending each event, and the weights with the events the server's mirror needs."""
+    run = start(config, data)
+    small = sum(p.numel() for p in run.model.parameters()) <= WEIGHTS_EVERY_EVENT
+    for event in fit(run, cancel):
+        evaluated = isinstance(event, Progress) and event.val_loss is not None
+        if isinstance(event, Finished) or evaluated or (small and isinstance(event, Progress)):
+            send(_to_bytes(("weights", {k: v.detach().cpu() for k, v in run.model.state_dict().items()})))
+        send(_to_bytes(("event", event)))
+
+
+def _sweep(config: RunConfig, data: datasets.Data | None, options: dict, cancel: threading.Event, send) -> None:
+    """Sweep the learning rate in this worker; send the `Sweep` (None if stopped), then how it ended."""
+    began = time.perf_counter()
+    try:
+        sweep = find_lr(config, data, cancel=cancel, **options)
+    except ValueError as err:  # the loss exploded at once, or the sweep's bounds make no sense: settings
+        raise ConfigError(str(err)) from None
+    send(_to_bytes(("sweep", sweep)))
+    steps = len(sweep.lrs) if sweep else 0
+    status, message = ("completed", f"Swept {steps} learning rates.") if sweep else ("cancelled", "Stopped.")
+    send(_to_bytes(("event", Finished(status, message, steps, time.perf_counter() - began))))
 
 
 class Worker:
@@ -149,12 +173,12 @@ class Worker:
         self._number = 0
         self._send = threading.Lock()
 
-    def train(self, config: RunConfig, data: datasets.Data | None) -> int:
-        """Queue a job on the worker; its number, for `cancel`."""
+    def submit(self, task: str, config: RunConfig, data: datasets.Data | None, options: dict) -> int:
+        """Queue a job ("train" or "find_lr") on the worker; its number, for `cancel`."""
         with self._send:
             self._number += 1
-            body = (config, None if data is None else data.to("cpu"))
-            self.conn.send_bytes(_to_bytes(("train", self._number, body)))
+            body = (config, None if data is None else data.to("cpu"), options)
+            self.conn.send_bytes(_to_bytes((task, self._number, body)))
             return self._number
 
     def cancel(self, number: int) -> None:
@@ -180,10 +204,20 @@ class Worker:
 
 
 class Job:
-    """A run that trains in a worker process; read its state at any time, stop it at any time."""
+    """A run that trains in a worker process; read its state at any time, stop it at any time.
 
-    def __init__(self, config: RunConfig, scheduler: Scheduler, data=None, label: str = ""):
+    A job's task is "train" (its results land in `run`) or "find_lr", a learning-rate sweep on a fresh
+    model of the config (`options` are find_lr's; its result lands in `sweep`): heavy work either way,
+    so it queues for the same trainers."""
+
+    TASKS = ("train", "find_lr")
+
+    def __init__(self, config: RunConfig, scheduler: Scheduler, data=None, label: str = "", task="train", options=None):
+        if task not in self.TASKS:
+            raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(self.TASKS)}")
         self.id = next(_ids)
+        self.task, self.options = task, dict(options or {})
+        self.sweep: Sweep | None = None
         self.label = label or f"run {self.id}"
         self.config = config
         self.scheduler = scheduler
@@ -217,6 +251,10 @@ class Job:
         history = self.history
         return history[-1].seconds_left if history else None
 
+    @property
+    def _failed(self) -> str:
+        return "The learning-rate sweep failed" if self.task == "find_lr" else "Training failed"
+
     def stop(self) -> None:
         self.cancel.set()
         worker, number = self._worker, self._number
@@ -237,7 +275,7 @@ class Job:
         try:
             self.run = start(self.config, self._data)  # settings errors show here, before a worker is asked
             worker = self.scheduler._take_worker()
-            self._number = worker.train(self.config, self._data)
+            self._number = worker.submit(self.task, self.config, self._data, self.options)
             self._worker = worker
             if self.cancel.is_set():  # stopped while the worker was being handed the job
                 worker.cancel(self._number)
@@ -246,7 +284,7 @@ class Job:
         except ConfigError as err:
             self.error = str(err)
         except Exception as err:  # shown on the page; the server and the other users go on
-            self.error = f"Training failed: {type(err).__name__}: {err}"
+            self.error = f"{self._failed}: {type(err).__name__}: {err}"
             traceback.print_exc()
         finally:
             self.progressed.set()
@@ -269,10 +307,12 @@ class Job:
             if kind == "weights":
                 with torch.no_grad():
                     run.model.load_state_dict(payload)
+            elif kind == "sweep":
+                self.sweep = payload
             elif kind == "config":
                 self.error = payload
             elif kind == "error":
-                self.error = f"Training failed: {payload}"
+                self.error = f"{self._failed}: {payload}"
             elif isinstance(payload, Started):
                 self.started = payload
             elif isinstance(payload, Progress):
@@ -316,8 +356,8 @@ class Scheduler:
         for worker in idle:
             worker.close()
 
-    def submit(self, config: RunConfig, data=None, label: str = "") -> Job:
-        job = Job(config, self, data, label)
+    def submit(self, config: RunConfig, data=None, label: str = "", task: str = "train", options=None) -> Job:
+        job = Job(config, self, data, label, task, options)
         with self._cond:
             self._queue.append(job)
         job._thread.start()

@@ -12,6 +12,7 @@ pieces `core.train.fit` uses (`loss_fn`, `make_optimizer`, the data and model fr
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -54,8 +55,10 @@ def find_lr(
     start_lr: float = START_LR,
     end_lr: float = END_LR,
     num_steps: int = NUM_STEPS,
-) -> Sweep:
-    """Sweep the lr from start_lr to end_lr over num_steps minibatches of a fresh model of `config`."""
+    cancel: threading.Event | None = None,
+) -> Sweep | None:
+    """Sweep the lr from start_lr to end_lr over num_steps minibatches of a fresh model of `config`;
+    None if `cancel` is set before the sweep ends."""
     if not (0 < start_lr < end_lr) or num_steps < 2:
         raise ValueError(f"need 0 < start_lr < end_lr and at least 2 steps (got {start_lr}, {end_lr}, {num_steps})")
     run = start(config, data)  # a new model from the seed: a trained one is never touched
@@ -69,6 +72,8 @@ def find_lr(
     lrs, losses, average, best = [], [], 0.0, math.inf
     order = torch.empty(0, dtype=torch.int64)
     for t in range(num_steps):
+        if cancel is not None and cancel.is_set():
+            return None
         if len(order) < batch_size:  # a new pass over the data: reshuffle
             order = torch.randperm(n, generator=shuffler).to(run.device)
         idx, order = order[:batch_size], order[batch_size:]

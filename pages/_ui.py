@@ -25,7 +25,6 @@ from core import checkpoint, datasets, export
 from core.device import available_devices, describe, resolve_device
 from core.evaluate import Evaluation, evaluate
 from core.jobs import Job, Scheduler
-from core.lr_finder import find_lr
 from core.train import ConfigError, RunConfig
 
 # 1e-4 .. 10 on a log scale; 3 is there for d2l's lr 0.03
@@ -467,8 +466,11 @@ def _use_lr(lr: float) -> None:
     st.session_state["lr"] = lr
 
 
+SWEEP_WAIT = 5.0  # seconds a click on the finder waits for the sweep, which most models finish in that time
+
+
 def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None) -> None:
-    """Sweep the lr on a fresh model of `config`, plot loss against lr and offer the suggestion."""
+    """Sweep the lr on a fresh model of `config` (a job on the trainers), plot loss against lr, offer the suggestion."""
     if config is None:
         return
     slow = config.model in ("resnet", "resnet18")
@@ -477,36 +479,61 @@ def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None)
             "A fresh model takes one minibatch step per learning rate while the lr grows from 1e-5 to 10, until "
             "the loss explodes. The loss falls fastest a little below where it is lowest; the suggestion is a "
             "tenth of the lr at the lowest loss. Nothing is trained for good: your runs stay as they are."
-            + (" A ResNet takes its 100 steps in half a minute or more on a CPU." if slow else "")
+            + (" A ResNet takes its 100 steps in half a minute or more on a CPU, in the background." if slow else "")
         )
-        sweeps = st.session_state.setdefault("lr-sweeps", {})
+        sweeps = st.session_state.setdefault("lr-sweeps", {})  # the sweep's settings -> its job
         key = replace(config, lr=0.1, epochs=1, evals_per_epoch=1)  # what the sweep does not depend on
         if st.button("Find a learning rate", key="lr-finder"):
+            for job in sweeps.values():
+                job.stop()
+            sweeps.clear()  # one sweep per session is enough to keep
+            options = {"num_steps": 100 if slow else 200}
+            sweeps[key] = scheduler().submit(config, data, label="Learning-rate sweep", task="find_lr", options=options)
             with st.spinner("Sweeping the learning rate..."):
-                try:
-                    sweeps.clear()  # one sweep per session is enough to keep
-                    sweeps[key] = find_lr(config, data, num_steps=100 if slow else 200)
-                except (ValueError, RuntimeError) as err:  # bad settings, missing data, out of memory
-                    st.error(f"The sweep could not run: {err}")
-        sweep = sweeps.get(key)
-        if sweep is None:
-            return
-        lr = nearest_lr(sweep.suggestion)
-        near = min(range(len(sweep.lrs)), key=lambda i: abs(math.log(sweep.lrs[i] / sweep.suggestion)))
-        fig = go.Figure(go.Scatter(x=sweep.lrs, y=sweep.losses, mode="lines", name="smoothed loss"))
-        star = dict(size=14, symbol="star", color="gold", line=dict(width=1, color="black"))
-        fig.add_scatter(x=[sweep.suggestion], y=[sweep.losses[near]], mode="markers", name="suggested lr", marker=star)
-        wide = max(sweep.losses) > 100 * min(sweep.losses)  # regression losses span decades
-        fig.update_xaxes(type="log", title_text="learning rate (log scale)")
-        fig.update_yaxes(type="log" if wide else "linear", title_text="training loss (smoothed)")
-        fig.update_layout(height=320, margin=dict(t=10, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.3))
-        st.plotly_chart(fig, key="lr-sweep")
-        end = "the loss exploded there" if sweep.stopped_early else "the loss never exploded on the way"
-        st.write(
-            f"Lowest loss at lr ≈ {sweep.best_lr:.2g} ({end}); a tenth of it, {sweep.suggestion:.2g}, "
-            f"is **{lr:g}** on the slider."
-        )
-        st.button(f"Use lr = {lr:g}", key="use-lr", on_click=_use_lr, args=(lr,), disabled=config.lr == lr)
+                sweeps[key].wait(SWEEP_WAIT)
+        job = sweeps.get(key)
+        if job is not None and job.state != "done":
+            st.fragment(run_every=POLL_SECONDS)(_sweep_status)(job)
+        elif job is not None:
+            _draw_sweep(job, config)
+
+
+def _sweep_status(job: Job) -> None:
+    """While a sweep waits or runs: where it stands, and Stop; once it ends, the whole page draws it."""
+    if job.state == "done":
+        st.rerun()
+    info = scheduler().queue_info(job)
+    if info is not None:
+        st.info(f"The sweep waits for a free trainer: number {info.position} in the queue.")
+    else:
+        st.info("Sweeping the learning rate...")
+    st.button("Stop the sweep", key="lr-finder-stop", on_click=job.stop)
+
+
+def _draw_sweep(job: Job, config: RunConfig) -> None:
+    if job.error:
+        st.error(f"The sweep could not run: {job.error}")
+        return
+    sweep = job.sweep
+    if sweep is None:
+        st.caption("The sweep was stopped.")
+        return
+    lr = nearest_lr(sweep.suggestion)
+    near = min(range(len(sweep.lrs)), key=lambda i: abs(math.log(sweep.lrs[i] / sweep.suggestion)))
+    fig = go.Figure(go.Scatter(x=sweep.lrs, y=sweep.losses, mode="lines", name="smoothed loss"))
+    star = dict(size=14, symbol="star", color="gold", line=dict(width=1, color="black"))
+    fig.add_scatter(x=[sweep.suggestion], y=[sweep.losses[near]], mode="markers", name="suggested lr", marker=star)
+    wide = max(sweep.losses) > 100 * min(sweep.losses)  # regression losses span decades
+    fig.update_xaxes(type="log", title_text="learning rate (log scale)")
+    fig.update_yaxes(type="log" if wide else "linear", title_text="training loss (smoothed)")
+    fig.update_layout(height=320, margin=dict(t=10, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.3))
+    st.plotly_chart(fig, key="lr-sweep")
+    end = "the loss exploded there" if sweep.stopped_early else "the loss never exploded on the way"
+    st.write(
+        f"Lowest loss at lr ≈ {sweep.best_lr:.2g} ({end}); a tenth of it, {sweep.suggestion:.2g}, "
+        f"is **{lr:g}** on the slider."
+    )
+    st.button(f"Use lr = {lr:g}", key="use-lr", on_click=_use_lr, args=(lr,), disabled=config.lr == lr)
 
 
 def export_buttons(config: RunConfig | None) -> None:

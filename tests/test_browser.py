@@ -171,3 +171,26 @@ def test_photos_dropped_on_the_uploader_get_their_verdicts(server, page, tmp_pat
         expect(card.locator("img")).to_have_count(1)
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=ARTIFACTS / "photos-verdicts.png", full_page=True)
+
+
+@pytest.mark.skipif(not datasets.status("fashion_mnist").available, reason="Fashion-MNIST is not here")
+def test_a_sweep_that_outlasts_the_click_draws_itself_when_it_ends(server, page):
+    """A ResNet's learning-rate sweep runs on a trainer for half a minute: the page says so, then, with no
+    click, polls until the sweep ends and draws the loss against the lr with its suggestion."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/resnet?width=8")
+    page.get_by_text("Learning-rate finder").click()
+    find = page.get_by_role("button", name="Find a learning rate")
+    expect(find).to_be_visible(timeout=60_000)
+    find.click()
+    expect(page.get_by_text("Sweeping the learning rate...").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Stop the sweep")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"Use lr = "))).to_be_visible(timeout=180_000)
+    expect(page.get_by_text(re.compile(r"Lowest loss at lr ≈"))).to_be_visible()
+    expect(page.get_by_role("button", name="Stop the sweep")).to_have_count(0)
+    swept = """() => [...document.querySelectorAll('.js-plotly-plot')].some(plot =>
+        (plot._fullData || []).some(t => t.name === 'smoothed loss' && (t._length ?? t.x.length) > 10))"""
+    page.wait_for_function(swept, timeout=30_000)  # the sweep's curve is drawn, not an empty chart
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=ARTIFACTS / "resnet-lr-sweep.png")

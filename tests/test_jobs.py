@@ -180,3 +180,42 @@ def test_each_training_gets_the_cores_left_after_one_for_the_server(monkeypatch,
     assert jobs.default_threads(trainings) == threads
     monkeypatch.setenv("DASHBOARD_TRAIN_THREADS", "2")
     assert jobs.default_threads(trainings) == 2
+
+
+# --- Learning-rate sweeps --------------------------------------------------------------------
+
+
+def test_a_learning_rate_sweep_runs_on_a_trainer_and_gives_what_find_lr_gives(scheduler):
+    """The finder's sweep is heavy work too (half a minute for a ResNet on a CPU): it queues for the trainers
+    like a run, out of the server's process, and its result is the one find_lr gives here."""
+    from core.lr_finder import find_lr
+
+    config = RunConfig(model="linear", dataset="synthetic", batch_size=32)
+    busy = scheduler.submit(LONG)
+    wait_training(busy)
+    sweep = scheduler.submit(config, task="find_lr", options={"num_steps": 80})
+    time.sleep(0.3)
+    assert sweep.state == "queued", "one trainer, and a run holds it"
+    busy.stop()
+    assert sweep.wait(60)
+    assert sweep.error is None and sweep.outcome.status == "completed"
+    here = find_lr(config, num_steps=80)
+    assert sweep.sweep.lrs == pytest.approx(here.lrs)
+    assert sweep.sweep.losses == pytest.approx(here.losses, rel=1e-4)
+    assert sweep.sweep.suggestion == pytest.approx(here.suggestion)
+
+
+def test_a_sweep_can_be_stopped_and_a_hopeless_one_is_explained(scheduler):
+    slow = RunConfig(model="linear", dataset="synthetic", num_examples=200_000, batch_size=100_000)
+    stopped = scheduler.submit(slow, task="find_lr", options={"num_steps": 100_000, "end_lr": 1e-3})
+    wait_until(lambda: stopped.state == "starting" and stopped._worker is not None, what="the sweep to start")
+    time.sleep(0.5)
+    stopped.stop()
+    assert stopped.wait(30)
+    assert stopped.sweep is None and stopped.outcome.status == "cancelled" and stopped.error is None
+    # find_lr's own complaints are about the settings, and the job says what they are
+    hopeless = scheduler.submit(SHORT, task="find_lr", options={"start_lr": 1.0, "end_lr": 0.1})
+    assert hopeless.wait(60)
+    assert hopeless.sweep is None and "need 0 < start_lr < end_lr" in hopeless.error
+    with pytest.raises(ValueError, match="unknown task 'predict'"):
+        scheduler.submit(SHORT, task="predict")

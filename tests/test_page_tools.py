@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,15 @@ def open_page(name: str) -> AppTest:
     return at
 
 
-def find_and_use_lr(at: AppTest) -> float:
-    """Press the finder, check its plot and suggestion, press "Use lr = X"; X."""
+def find_and_use_lr(at: AppTest, timeout: float = 120) -> float:
+    """Press the finder, wait for the sweep (on a trainer), check its plot and suggestion, press "Use lr = X"; X."""
     assert at.button(key="lr-finder").label == "Find a learning rate"
     at.button(key="lr-finder").click().run()
+    deadline = time.monotonic() + timeout
+    while not at.get("plotly_chart") and time.monotonic() < deadline:  # the first sweep may wait for a trainer
+        assert not at.exception and not at.error, (at.exception, at.error)
+        time.sleep(0.5)
+        at.run()
     assert not at.exception and not at.error, (at.exception, at.error)
     assert len(at.get("plotly_chart")) == 1  # loss against lr, the suggestion starred
     use = at.button(key="use-lr")
@@ -69,3 +75,21 @@ def test_every_training_page_has_the_tools(name):
     at = open_page(name)
     assert download_labels(at) == ["Download as Python script", "Download as notebook"]
     assert at.button(key="lr-finder").label == "Find a learning rate"
+
+
+@needs_fashion_mnist
+def test_a_slow_sweep_shows_that_it_runs_and_can_be_stopped():
+    """A ResNet's sweep outlasts the click: the page says it sweeps, stays usable, and Stop ends the sweep."""
+    at = open_page("resnet")
+    lr = at.sidebar.select_slider(key="lr").value
+    at.button(key="lr-finder").click().run()
+    assert not at.exception
+    assert any("Sweeping the learning rate" in i.value or "in the queue" in i.value for i in at.info), at.info
+    assert at.sidebar.select_slider(key="lr").value == lr  # nothing chosen for the user meanwhile
+    at.button(key="lr-finder-stop").click().run()
+    deadline = time.monotonic() + 60
+    while not any("The sweep was stopped" in c.value for c in at.caption) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert any("The sweep was stopped" in c.value for c in at.caption)
+    assert not at.get("plotly_chart") and not at.exception and not at.error
