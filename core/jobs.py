@@ -4,12 +4,12 @@ A `Job` is one run. It trains in a `Worker`, a separate process that imports PyT
 datasets in memory and trains one run at a time; a thread of the server waits on the worker's
 messages and mirrors them into `job.run` (the same data and model, whose weights it receives), so
 the page that started the job polls it and draws, and never waits for it. A learning-rate sweep is
-a job too, whose result is one `Sweep`. Training lives in its
-own process because a thread would share the server's GIL: with a class of 30 pages redrawing, a
-training thread got about 1% of a core and no run finished (bench/README.md). The `Scheduler` (one
-per server process) caps how many jobs train at once - one worker each - and queues the rest first
-come, first served, telling each queued job its place and roughly how long it will wait. A job
-belongs to whoever holds it; the scheduler only counts and orders them.
+a job too, whose result is one `Sweep`. Training lives in its own process because a thread would
+share the server's GIL: with a class of 30 pages redrawing, a training thread got about 1% of a core
+and no run finished (bench/README.md). The `Scheduler` (one per server process) caps how many jobs
+train at once - one worker each - and queues the rest first come, first served, telling each queued
+job its place and roughly how long it will wait. A job belongs to whoever holds it; the scheduler
+only counts and orders them.
 """
 
 from __future__ import annotations
