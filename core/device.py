@@ -37,12 +37,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def describe(device: torch.device | str) -> str:
-    """A name for people: "CPU (2 threads)", "CUDA GPU: NVIDIA H100", "Apple MPS"."""
+def describe(device: torch.device | str, threads: int = 0) -> str:
+    """A name for people: "CPU (2 threads)", "CUDA GPU: NVIDIA H100", "Apple MPS". A CPU's threads are this
+    process's PyTorch threads unless `threads` says how many another process (a trainer) uses."""
     device = torch.device(device)
     if device.type == "cuda":
         return f"CUDA GPU: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    threads = torch.get_num_threads()
+    threads = threads or torch.get_num_threads()
     return f"CPU ({threads} thread{'s' * (threads != 1)})"

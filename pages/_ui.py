@@ -408,7 +408,10 @@ def confusion_matrix(job: Job, ev: Evaluation, classes) -> None:
 
 
 def device_caption() -> str:
-    return describe(resolve_device("auto"))
+    """Where training runs: the trainers' device and threads (not this server process's), and how many train at once."""
+    trainers = scheduler()
+    at_once = f"{trainers.max_running} training{'s' * (trainers.max_running > 1)} at once"
+    return f"{describe(resolve_device('auto'), trainers.threads)}, {at_once}; more wait in a queue"
 
 
 def training_page(

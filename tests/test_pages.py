@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import datasets
+from core.jobs import default_max_running, default_threads
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 SCRIPT_TIMEOUT = 120  # seconds for one script run: the first imports torch and plotly
@@ -105,6 +106,9 @@ def test_home_loads_and_lists_the_datasets():
     assert texts(at.title) == ["Deep learning, live"]
     page = "\n".join(texts(at.markdown))
     assert "Softmax regression" in page and "Training runs on:" in page
+    # the trainers' threads (one each on two cores), not the server's
+    threads = default_threads(default_max_running())
+    assert f"CPU ({threads} thread{'s' * (threads > 1)})" in page
     assert "**Fashion-MNIST**: ready" in page
     assert not at.error
 

@@ -114,6 +114,7 @@ def test_the_cpu_is_named_with_its_threads():
         assert describe(torch.device("cpu")) == "CPU (1 thread)"
         torch.set_num_threads(2)
         assert describe(torch.device("cpu")) == "CPU (2 threads)"
+        assert describe(torch.device("cpu"), threads=1) == "CPU (1 thread)", "a trainer's, not this process's"
     finally:
         torch.set_num_threads(before)
 
