@@ -126,7 +126,8 @@ def draw_ladder() -> None:
             x, y = baselines.accuracy_curve(job.history)
             fig.add_scatter(x=x, y=y, name=rung.title, mode="lines+markers")
         fig.add_hline(y=pixel.accuracy_mse, line_dash="dot", annotation_text="pixel baseline (MSE)")
-        fig.update_layout(height=340, xaxis_title="epoch", yaxis_tickformat=".0%", margin=dict(t=10, b=10))
+        fig.update_layout(height=360, xaxis_title="epoch", yaxis_tickformat=".0%", margin=dict(t=10, b=10))
+        fig.update_layout(legend=dict(orientation="h", y=-0.3))  # below the plot, clear of its toolbar
         st.plotly_chart(fig, key="loss-ladder")
     resnet = next((job for rung, job in rung_jobs if rung.key == "resnet"), None)
     if resnet is not None and resnet.config.train_examples:
