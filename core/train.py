@@ -216,14 +216,17 @@ def start(config: RunConfig, data: datasets.Data | None = None) -> Run:
     return Run(config, device, data, model.to(device))
 
 
-def divergence_message(step: int, value: float, lr: float, first: float | None = None) -> str:
+def divergence_message(step: int, value: float, cfg: RunConfig, first: float | None = None) -> str:
     if math.isfinite(value):
         what = f"grew from {first:.3g} to {value:.3g}"
     else:
         what = "became NaN" if math.isnan(value) else "became infinite"
+    if cfg.init_std:  # weights drawn too large blow the signal up layer after layer, whatever the lr
+        why = f"the learning rate (lr = {cfg.lr:g}) or the initial weights (std {cfg.init_std:g}) are too large"
+        return f"The loss {what} at step {step} - {why} for this model; try lr <= {cfg.lr / 10:.2g} or a smaller init."
     return (
-        f"The loss {what} at step {step} - the learning rate (lr = {lr:g}) is too large for this model; "
-        f"try lr <= {lr / 10:.2g}."
+        f"The loss {what} at step {step} - the learning rate (lr = {cfg.lr:g}) is too large for this model; "
+        f"try lr <= {cfg.lr / 10:.2g}."
     )
 
 
@@ -281,7 +284,7 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
             finite = torch.isfinite(losses)
             if not finite.all():
                 bad = int((~finite).nonzero()[0])
-                yield finish("diverged", divergence_message(step - len(losses) + bad + 1, float(losses[bad]), cfg.lr))
+                yield finish("diverged", divergence_message(step - len(losses) + bad + 1, float(losses[bad]), cfg))
                 return
             val_loss = val_acc = None
             if evaluate_now:
@@ -290,7 +293,7 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
                 first_val_loss = first_val_loss or val_loss
                 # a thousand-fold rise is no slow start: the steps overshoot more each time
                 if not math.isfinite(val_loss) or val_loss > DIVERGED_RISE * first_val_loss:
-                    yield finish("diverged", divergence_message(step, val_loss, cfg.lr, first_val_loss))
+                    yield finish("diverged", divergence_message(step, val_loss, cfg, first_val_loss))
                     return
             last_report = time.perf_counter()
             progress = Progress(

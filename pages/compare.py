@@ -25,6 +25,7 @@ keys = [
     "num_hiddens",
     "num_layers",
     "activation",
+    "init_std",
     "resnet_width",
     "resnet_blocks",
     "train_examples",

@@ -20,5 +20,18 @@ knobs = {
     "activation": sb.radio(
         "Activation", ["relu", "sigmoid", "tanh"], key="activation", horizontal=True, bind="query-params"
     ),
+    # d2l 5.4: the scale of the initial weights decides whether signals and gradients survive the layers
+    "init_std": sb.select_slider(
+        "Initial weights (standard deviation)",
+        [0.0, 0.001, 0.01, 0.1, 1.0],
+        value=0.0,
+        format_func=lambda std: "default" if std == 0 else f"{std:g}",
+        key="init",
+        bind="query-params",
+        help="default: PyTorch's, uniform within ±1/√(the layer's inputs). Otherwise every weight and bias "
+        "is drawn from N(0, std²) (d2l 5.4). With 4 ReLU layers, 0.01 shrinks the signal layer after layer "
+        "until nothing is learned (10%, chance) and 1 blows it up until the loss diverges; the default keeps "
+        "it in between.",
+    ),
 }
 training_page("MLP", ("mlp",), knobs)

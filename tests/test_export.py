@@ -24,7 +24,7 @@ FAMILIES = [
     RunConfig(model="linear", dataset="exam", optimizer="momentum"),
     RunConfig(model="softmax"),
     RunConfig(model="softmax", dataset="cifar10_catdog", optimizer="adam", loss="softmax_mse"),
-    RunConfig(model="mlp", num_layers=3, num_hiddens=64, activation="sigmoid", loss="sigmoid_mse"),
+    RunConfig(model="mlp", num_layers=3, num_hiddens=64, activation="sigmoid", loss="sigmoid_mse", init_std=0.1),
     RunConfig(model="mlp", dataset="mnist", activation="tanh", optimizer="momentum"),
     RunConfig(model="resnet", resnet_width=8, resnet_blocks=2, resnet_stages=2, train_examples=2000),
     RunConfig(model="resnet18", dataset="cifar10"),

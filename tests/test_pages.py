@@ -212,6 +212,18 @@ def test_too_large_a_learning_rate_says_so():
     assert not at.exception
 
 
+@needs_fashion_mnist
+def test_initial_weights_drawn_too_large_are_named_when_the_loss_blows_up():
+    """d2l 5.4 on the MLP page: from N(0, 1) four ReLU layers blow the signal up, and the page says why."""
+    at = open_page(session(), "mlp", init="1", layers="4", hidden="64", epochs="1", batch="1024")
+    assert at.select_slider(key="init").value == 1.0
+    job = train(at)
+    assert job.config.init_std == 1.0 and job.outcome.status == "diverged", job.outcome
+    message = " ".join(texts(at.error))
+    assert "the initial weights (std 1)" in message and "a smaller init" in message, message
+    assert not at.exception
+
+
 # --- Links that carry settings ----------------------------------------------------------------
 
 

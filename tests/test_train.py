@@ -277,6 +277,20 @@ def test_init_std_draws_every_parameter_from_the_seed(small, implementation):
     assert own.abs().max() < 0.2, "without it, the model's own small init"
 
 
+def test_the_scale_of_the_initial_weights_decides_whether_a_deep_mlp_learns(fashion):
+    """d2l 5.4, as the MLP page's init knob shows it: four ReLU layers of 64, seed 0, 2 epochs on 10,000 images.
+
+    Measured (seeds 0-2, 3 epochs): the default init 62-68%; N(0, 0.01^2) stays at chance (the signal shrinks
+    layer after layer, and so do the gradients); N(0, 1) diverges (it grows layer after layer).
+    """
+    data = fashion.head(10000, 2000)
+    deep = RunConfig(model="mlp", num_layers=4, num_hiddens=64, batch_size=64, epochs=2, evals_per_epoch=1)
+    default, vanishing, exploding = (train(replace(deep, init_std=std), data) for std in (0.0, 0.01, 1.0))
+    assert default.outcome.status == "completed" and default.last_eval.val_acc > 0.45
+    assert vanishing.outcome.status == "completed" and vanishing.last_eval.val_acc < 0.15
+    assert exploding.outcome.status == "diverged" and "the initial weights (std 1)" in exploding.outcome.message
+
+
 @pytest.mark.parametrize("dataset", ["synthetic", "exam"])
 def test_table_data_follows_the_seed(dataset):
     config = RunConfig(model="linear", dataset=dataset, seed=1)
