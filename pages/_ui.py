@@ -73,6 +73,11 @@ def session_runs() -> list[Job]:
     return st.session_state.setdefault("runs", [])
 
 
+def lr_sweeps() -> dict[RunConfig, Job]:
+    """This session's learning-rate sweep, by the settings it swept (the latest one only)."""
+    return st.session_state.setdefault("lr-sweeps", {})
+
+
 def page_jobs(models: tuple[str, ...]) -> list[Job]:
     return [job for job in session_runs() if job.config.model in models]
 
@@ -186,7 +191,7 @@ def train_controls(
         starts_now = scheduler().has_free_slot()
         job = scheduler().submit(config, data=data, label=f"{label} #{len(jobs) + 1}")
         session_runs().append(job)
-        _stop_with_session(session_runs())
+        _stop_with_session()
         active = True
         if starts_now:  # the first step takes a few ms: wait for it, so this run already draws the first point
             job.progressed.wait(timeout=FIRST_POINT_WAIT)
@@ -203,18 +208,18 @@ def _stop_now(job: Job) -> None:
 
 
 class _SessionRuns:
-    """Held in session_state only: when Streamlit forgets a closed session, its unfinished runs stop, so a
-    tab closed mid-run does not keep a trainer from the queue."""
+    """Held in session_state only: when Streamlit forgets a closed session, its unfinished runs and sweeps
+    stop, so a tab closed mid-run does not keep a trainer from the queue."""
 
 
-def _stop_with_session(runs: list[Job]) -> None:
+def _stop_with_session() -> None:
     if "_runs_owner" not in st.session_state:
         owner = st.session_state["_runs_owner"] = _SessionRuns()
-        weakref.finalize(owner, _stop_all, runs)
+        weakref.finalize(owner, _stop_all, session_runs(), lr_sweeps())
 
 
-def _stop_all(runs: list[Job]) -> None:
-    for job in runs:
+def _stop_all(runs: list[Job], sweeps: dict[RunConfig, Job]) -> None:
+    for job in [*runs, *sweeps.values()]:
         job.stop()
 
 
@@ -484,7 +489,7 @@ def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None)
             "tenth of the lr at the lowest loss. Nothing is trained for good: your runs stay as they are."
             + (" A ResNet takes its 100 steps in half a minute or more on a CPU, in the background." if slow else "")
         )
-        sweeps = st.session_state.setdefault("lr-sweeps", {})  # the sweep's settings -> its job
+        sweeps = lr_sweeps()
         key = replace(config, lr=0.1, epochs=1, evals_per_epoch=1)  # what the sweep does not depend on
         if st.button("Find a learning rate", key="lr-finder"):
             for job in sweeps.values():
@@ -492,6 +497,7 @@ def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None)
             sweeps.clear()  # one sweep per session is enough to keep
             options = {"num_steps": 100 if slow else 200}
             sweeps[key] = scheduler().submit(config, data, label="Learning-rate sweep", task="find_lr", options=options)
+            _stop_with_session()
             with st.spinner("Sweeping the learning rate..."):
                 sweeps[key].wait(SWEEP_WAIT)
         job = sweeps.get(key)
