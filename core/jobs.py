@@ -251,9 +251,12 @@ class Job:
         history = self.history
         return history[-1].seconds_left if history else None
 
-    @property
-    def _failed(self) -> str:
-        return "The learning-rate sweep failed" if self.task == "find_lr" else "Training failed"
+    def _fail(self, message: str, settings: bool = False) -> None:
+        """Record why the job ended without a result: its settings (`message` says what is allowed), or a crash."""
+        if self.task == "find_lr":
+            self.error = f"The sweep could not run: {message}"
+        else:
+            self.error = message if settings else f"Training failed: {message}"
 
     def stop(self) -> None:
         self.cancel.set()
@@ -282,9 +285,9 @@ class Job:
             self._follow(worker)
             reusable = True  # it said "done": ready for the next job
         except ConfigError as err:
-            self.error = str(err)
+            self._fail(str(err), settings=True)
         except Exception as err:  # shown on the page; the server and the other users go on
-            self.error = f"{self._failed}: {type(err).__name__}: {err}"
+            self._fail(f"{type(err).__name__}: {err}")
             traceback.print_exc()
         finally:
             self.progressed.set()
@@ -310,9 +313,9 @@ class Job:
             elif kind == "sweep":
                 self.sweep = payload
             elif kind == "config":
-                self.error = payload
+                self._fail(payload, settings=True)
             elif kind == "error":
-                self.error = f"{self._failed}: {payload}"
+                self._fail(payload)
             elif isinstance(payload, Started):
                 self.started = payload
             elif isinstance(payload, Progress):

@@ -521,7 +521,7 @@ def _sweep_status(job: Job) -> None:
 
 def _draw_sweep(job: Job, config: RunConfig) -> None:
     if job.error:
-        st.error(f"The sweep could not run: {job.error}")
+        st.error(job.error)
         return
     sweep = job.sweep
     if sweep is None:
