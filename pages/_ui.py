@@ -496,10 +496,12 @@ def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None)
                 job.stop()
             sweeps.clear()  # one sweep per session is enough to keep
             options = {"num_steps": 100 if slow else 200}
+            starts_now = scheduler().has_free_slot()
             sweeps[key] = scheduler().submit(config, data, label="Learning-rate sweep", task="find_lr", options=options)
             _stop_with_session()
-            with st.spinner("Sweeping the learning rate..."):
-                sweeps[key].wait(SWEEP_WAIT)
+            if starts_now:  # a queued sweep cannot end soon: show its place in the queue at once instead
+                with st.spinner("Sweeping the learning rate..."):
+                    sweeps[key].wait(SWEEP_WAIT)
         job = sweeps.get(key)
         if job is not None and job.state != "done":
             st.fragment(run_every=POLL_SECONDS)(_sweep_status)(job)

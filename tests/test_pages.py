@@ -333,3 +333,22 @@ def test_results_while_training_come_on_request_and_the_run_keeps_training():
     finally:
         job.stop()
         assert job.wait(10)
+
+
+@needs_fashion_mnist
+@pytest.mark.skipif(default_max_running() > 1, reason="more than one trainer here: nothing queues")
+def test_a_sweep_behind_a_run_shows_its_place_in_the_queue_at_once():
+    at, job = start_long_run()
+    try:
+        at.switch_page("pages/mlp.py").run()  # another page, the same session: its run keeps the trainer
+        began = time.monotonic()
+        at.button(key="lr-finder").click().run()
+        assert time.monotonic() - began < 3, "the click waited for a sweep that cannot start"
+        assert any("number 1 in the queue" in i.value for i in at.info), texts(at.info)
+        (sweep,) = at.session_state["lr-sweeps"].values()
+        assert sweep.state == "queued"
+        at.button(key="lr-finder-stop").click().run()
+        assert sweep.wait(10) and sweep.outcome.status == "cancelled"
+    finally:
+        job.stop()
+        job.wait(30)
