@@ -116,9 +116,7 @@ def common_settings(
         if not choices:
             st.error("No image dataset is available. Run `bash .ci/setup` to import Fashion-MNIST.")
             st.stop()
-        settings["dataset"] = sb.selectbox(
-            "Dataset", list(choices), format_func=choices.get, key="dataset", bind="query-params"
-        )
+        settings["dataset"] = dataset_box(choices)
     # options are the values themselves (no format_func): a bound widget writes its label into the URL
     settings["implementation"] = sb.radio(
         "Implementation",
@@ -161,6 +159,19 @@ def common_settings(
         },
     )
     return settings
+
+
+def dataset_box(choices: dict[str, str]) -> str:
+    """The sidebar's dataset box, bound to the URL; its key. The URL holds the dataset's name as the box shows
+    it ("Fashion-MNIST"). A link naming another dataset says why it is not used, instead of quietly training
+    on the default."""
+    raw = st.query_params.get("dataset")
+    default = next(iter(choices.values()))
+    if raw in choices:  # a key written by hand: the bound box reads names only
+        st.warning(f"Links name datasets as this box shows them: `dataset={choices[raw]}`. {default} is used.")
+    elif raw is not None and raw not in choices.values():
+        st.warning(f"The link's dataset `{raw}` is not available here (Home says how to get it); {default} is used.")
+    return st.sidebar.selectbox("Dataset", list(choices), format_func=choices.get, key="dataset", bind="query-params")
 
 
 def make_config(**settings) -> RunConfig | None:

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import baselines
-from pages._ui import POLL_SECONDS, dataset_choices, load_dataset, scheduler, session_runs, to_image
+from pages._ui import POLL_SECONDS, dataset_box, dataset_choices, load_dataset, scheduler, session_runs, to_image
 
 st.title("Baseline ladder")
 st.markdown(
@@ -20,7 +20,7 @@ options = [key for key in ("mnist", "fashion_mnist") if key in choices]  # MNIST
 if not options:
     st.error("Neither MNIST nor Fashion-MNIST is here. Run `bash .ci/setup` to import Fashion-MNIST.")
     st.stop()
-dataset = sb.selectbox("Dataset", options, format_func=choices.get, key="dataset", bind="query-params")
+dataset = dataset_box({key: choices[key] for key in options})
 epochs = sb.slider("Epochs per rung", 1, 40, 5, key="epochs", bind="query-params", help="The post trains 40.")
 subset = sb.select_slider(
     "Training images per rung",

@@ -227,6 +227,28 @@ def test_initial_weights_drawn_too_large_are_named_when_the_loss_blows_up():
 # --- Links that carry settings ----------------------------------------------------------------
 
 
+@needs_fashion_mnist
+@pytest.mark.parametrize(
+    ("page", "raw", "warning"),
+    [
+        ("softmax", "Fashion-MNIST", None),  # as the app writes it
+        ("softmax", "fashion_mnist", "Links name datasets as this box shows them: `dataset=Fashion-MNIST`"),
+        ("mlp", "CIFAR-10", "The link's dataset `CIFAR-10` is not available here"),
+        ("ladder", "imagenet", "The link's dataset `imagenet` is not available here"),
+    ],
+)
+def test_a_link_naming_a_dataset_that_cannot_be_used_says_so(page, raw, warning):
+    if datasets.status("mnist").available:
+        pytest.skip("with MNIST here, the ladder's default is MNIST")
+    at = open_page(session(), page, dataset=raw)
+    assert at.sidebar.selectbox(key="dataset").value == "fashion_mnist"
+    warnings = texts(at.warning)
+    if warning is None:
+        assert not warnings
+    else:
+        assert any(warning in w and "Fashion-MNIST is used" in w for w in warnings), warnings
+
+
 def test_shared_link_sets_the_sidebar():
     at = open_page(session(), "mlp", lr="0.5", hidden="128", epochs="3", optimizer="adam", impl="scratch")
     assert at.select_slider(key="lr").value == 0.5
