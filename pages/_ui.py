@@ -199,16 +199,26 @@ def train_controls(
     if st.session_state.get("train") and config is not None and not active:
         # the click is read before the buttons are drawn, so this very run draws the new job (no second
         # run); the settings are this run's, so a value typed just before the click is not lost
-        starts_now = scheduler().has_free_slot()
-        job = scheduler().submit(config, data=data, label=f"{label} #{len(jobs) + 1}")
+        # the first step takes a few ms: wait for it, so this run already draws the first point
+        job = submit(config, data, f"{label} #{len(jobs) + 1}", wait=FIRST_POINT_WAIT)
         session_runs().append(job)
-        _stop_with_session()
         active = True
-        if starts_now:  # the first step takes a few ms: wait for it, so this run already draws the first point
-            job.progressed.wait(timeout=FIRST_POINT_WAIT)
     left, right, _ = st.columns([1, 1, 4])
     left.button("Train", type="primary", disabled=config is None or active, key="train")
     right.button("Stop", disabled=not active, key="stop", on_click=_stop_now, args=(job,))
+    return job
+
+
+def submit(config: RunConfig, data: datasets.Data | None, label: str, wait: float, **task) -> Job:
+    """Queue a job (`task`: core.jobs' task and options) on the server's trainers, stopped with this session.
+
+    When a trainer is free, wait up to `wait` seconds for its first progress (a sweep's: its end), so that the
+    run after the click already shows it; a queued job cannot show anything soon, so it does not wait."""
+    starts_now = scheduler().has_free_slot()
+    job = scheduler().submit(config, data=data, label=label, **task)
+    _stop_with_session()
+    if starts_now:
+        job.progressed.wait(timeout=wait)
     return job
 
 
@@ -507,12 +517,8 @@ def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None)
                 job.stop()
             sweeps.clear()  # one sweep per session is enough to keep
             options = {"num_steps": 100 if slow else 200}
-            starts_now = scheduler().has_free_slot()
-            sweeps[key] = scheduler().submit(config, data, label="Learning-rate sweep", task="find_lr", options=options)
-            _stop_with_session()
-            if starts_now:  # a queued sweep cannot end soon: show its place in the queue at once instead
-                with st.spinner("Sweeping the learning rate..."):
-                    sweeps[key].wait(SWEEP_WAIT)
+            with st.spinner("Sweeping the learning rate..."):
+                sweeps[key] = submit(config, data, "Learning-rate sweep", SWEEP_WAIT, task="find_lr", options=options)
         job = sweeps.get(key)
         if job is not None and job.state != "done":
             st.fragment(run_every=POLL_SECONDS)(_sweep_status)(job)

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import baselines
-from pages._ui import POLL_SECONDS, dataset_box, dataset_choices, load_dataset, scheduler, session_runs, to_image
+from pages._ui import POLL_SECONDS, dataset_box, dataset_choices, load_dataset, session_runs, submit, to_image
 
 st.title("Baseline ladder")
 st.markdown(
@@ -57,7 +57,7 @@ left, right, _ = st.columns([1, 1, 3])
 if left.button("Train the ladder", type="primary", disabled=bool(active), key="train"):
     train_examples = 0 if subset >= len(data.X_train) else subset
     ladders[dataset] = [
-        (rung, scheduler().submit(config, label=f"Ladder: {rung.title}"))
+        (rung, submit(config, None, f"Ladder: {rung.title}", wait=0))  # stopped, too, when the tab closes
         for rung, config in baselines.ladder(dataset, epochs, train_examples, int(seed))
     ]
     session_runs().extend(job for _, job in ladders[dataset])
