@@ -276,7 +276,8 @@ class Job:
             return
         worker, reusable = None, False
         try:
-            self.run = start(self.config, self._data)  # settings errors show here, before a worker is asked
+            if self.task == "train":  # the mirror; a sweep's model is thrown away, so the server builds none
+                self.run = start(self.config, self._data)  # settings errors show here, before a worker is asked
             worker = self.scheduler._take_worker()
             self._number = worker.submit(self.task, self.config, self._data, self.options)
             self._worker = worker
@@ -322,7 +323,9 @@ class Job:
                 run.history.append(payload)
                 self.progressed.set()
             elif isinstance(payload, Finished):
-                run.outcome = self.outcome = payload
+                self.outcome = payload
+                if run is not None:
+                    run.outcome = payload
 
 
 class Scheduler:
