@@ -156,8 +156,8 @@ def engine_epochs(model: str, epochs: int, device: torch.device, **knobs) -> Ite
             paused = time.perf_counter()
             yield epoch
             # the engine's clocks kept running while the caller was away; take that time back out
-            elapsed_so_far += time.perf_counter() - paused
-            train_so_far += time.perf_counter() - paused
+            away = time.perf_counter() - paused
+            elapsed_so_far, train_so_far = elapsed_so_far + away, train_so_far + away
         elif isinstance(event, Finished) and event.status != "completed":
             raise RuntimeError(f"{model} did not finish: {event.message}")
 

@@ -93,16 +93,16 @@ class Rung:
     reported: str  # what the post (on MNIST) or d2l (on Fashion-MNIST) reached
 
 
-# the post's linear model, 784 -> 10, from its N(0, 1) init; plain SGD at lr = 1
-POST = {"model": "softmax", "lr": 1.0, "init_std": 1.0}
+POST = {"lr": 1.0, "init_std": 1.0}  # the post's plain SGD at lr = 1, from its N(0, 1) init
+LINEAR = {"model": "softmax", **POST}  # its linear model, 784 -> 10
 RUNGS = (
-    Rung("sigmoid_mse", "Linear, sigmoid + MSE", {**POST, "loss": "sigmoid_mse"}, "slow, below the baseline"),
-    Rung("softmax_mse", "Linear, softmax + MSE", {**POST, "loss": "softmax_mse"}, "better, below 82%"),
-    Rung("cross_entropy", "Linear, cross-entropy", {**POST, "loss": "cross_entropy"}, "84% after 1 epoch; 91.5%"),
+    Rung("sigmoid_mse", "Linear, sigmoid + MSE", {**LINEAR, "loss": "sigmoid_mse"}, "slow, below the baseline"),
+    Rung("softmax_mse", "Linear, softmax + MSE", {**LINEAR, "loss": "softmax_mse"}, "better, below 82%"),
+    Rung("cross_entropy", "Linear, cross-entropy", {**LINEAR, "loss": "cross_entropy"}, "84% after 1 epoch; 91.5%"),
     Rung(
         "small_net",
         "Small net, 64 sigmoid units",
-        {"model": "mlp", "num_hiddens": 64, "activation": "sigmoid", "loss": "cross_entropy", "lr": 1.0, "init_std": 1},
+        {"model": "mlp", "num_hiddens": 64, "activation": "sigmoid", "loss": "cross_entropy", **POST},
         "~95%",
     ),
     Rung(

@@ -221,13 +221,12 @@ def divergence_message(step: int, value: float, cfg: RunConfig, first: float | N
         what = f"grew from {first:.3g} to {value:.3g}"
     else:
         what = "became NaN" if math.isnan(value) else "became infinite"
+    cause = f"the learning rate (lr = {cfg.lr:g}) is too large"
+    advice = f"try lr <= {cfg.lr / 10:.2g}"
     if cfg.init_std:  # weights drawn too large blow the signal up layer after layer, whatever the lr
-        why = f"the learning rate (lr = {cfg.lr:g}) or the initial weights (std {cfg.init_std:g}) are too large"
-        return f"The loss {what} at step {step} - {why} for this model; try lr <= {cfg.lr / 10:.2g} or a smaller init."
-    return (
-        f"The loss {what} at step {step} - the learning rate (lr = {cfg.lr:g}) is too large for this model; "
-        f"try lr <= {cfg.lr / 10:.2g}."
-    )
+        cause = f"the learning rate (lr = {cfg.lr:g}) or the initial weights (std {cfg.init_std:g}) are too large"
+        advice += " or a smaller init"
+    return f"The loss {what} at step {step} - {cause} for this model; {advice}."
 
 
 def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
