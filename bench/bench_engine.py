@@ -8,10 +8,11 @@ one warm-up epoch and then `--timed-epochs` more, the two sides taking turns epo
 same drifts in the machine's speed; a figure is the fastest timed epoch, for training alone and for
 training plus one validation pass, and a speedup is idiomatic seconds / ours. The float32 matmul peak is the best
 GFLOP/s of `torch.mm` over a few sizes; the MLP's rate is 6 x parameters x examples / train-only epoch seconds
-(and, more honestly, the FLOPs the MLP really does). The small ResNet (and optionally ResNet-18) is timed through
-the engine, with its validation accuracy. Other processes' CPU use during each measurement is recorded, since a
-busy machine spoils every figure. The last line printed is one JSON object, also written to
-bench/results/engine.json. Run from the repository root: `python -m bench.bench_engine --help`.
+(and, more honestly, the FLOPs the MLP really does). A third MLP side, by hand with no autograd, shows how close
+the engine comes to the least work PyTorch's ops can do for an epoch. The small ResNet (and optionally
+ResNet-18) is timed through the engine, with its validation accuracy. Other processes' CPU use during each
+measurement is recorded, since a busy machine spoils every figure. The last line printed is one JSON object,
+also written to bench/results/engine.json. Run from the repository root: `python -m bench.bench_engine --help`.
 """
 
 from __future__ import annotations
@@ -210,6 +211,75 @@ def idiomatic_epochs(model: str, epochs: int, device: torch.device) -> Iterator[
         yield Epoch(trained - begin, time.perf_counter() - begin, correct / len(test_set))
 
 
+# --- The MLP by hand: no autograd, the floor of PyTorch's ops ------------------------------------------
+
+
+def by_hand_step(params: list[torch.Tensor], X: torch.Tensor, y: torch.Tensor, lr: float) -> None:
+    """One SGD step of the 784-256-10 ReLU MLP on a batch, its gradients derived by hand, no autograd.
+
+    `params` are W1 (784, 256), b1, W2 (256, 10), b2, updated in place; each weight's update is fused into its
+    gradient's product (W <- W - lr H^T dO as one addmm_). This is no way to write models - autograd is what d2l
+    teaches and what every model here uses - but it is as little work as PyTorch's ops can do for the step, so
+    the engine's time over it is what autograd and the optimizer cost.
+    """
+    W1, b1, W2, b2 = params
+    H = torch.addmm(b1, X, W1).relu_()  # (b, 256)
+    dO = torch.addmm(b2, H, W2).softmax(dim=1)  # (b, 10); d mean cross-entropy / d logits = (softmax - one_hot) / b
+    dO[torch.arange(len(y), device=y.device), y] -= 1
+    dO /= len(y)
+    dH = (dO @ W2.t()).mul_(H > 0)  # (b, 256), through the ReLU; taken before W2 changes
+    W2.addmm_(H.t(), dO, alpha=-lr)
+    b2.sub_(dO.sum(0), alpha=lr)
+    W1.addmm_(X.t(), dH, alpha=-lr)
+    b1.sub_(dH.sum(0), alpha=lr)
+
+
+def by_hand_epochs(epochs: int, device: torch.device) -> Iterator[Epoch]:
+    """The MLP trained by `by_hand_step` on our tensors (same data, batches and init as the idiomatic model's)."""
+    data = datasets.load("fashion_mnist", device)
+    X_train, X_val = data.X_train.flatten(1), data.X_val.flatten(1)  # (n, 784)
+    torch.manual_seed(0)
+    net = idiomatic_model("mlp")
+    check_by_hand(net, X_train[:BATCH].cpu(), data.y_train[:BATCH].cpu())
+    params = [t.to(device) for t in by_hand_params(net)]
+    shuffler = torch.Generator().manual_seed(0)
+    n = len(X_train)
+    for _ in range(epochs):
+        begin = time.perf_counter()
+        order = torch.randperm(n, generator=shuffler).to(device)
+        with torch.no_grad():
+            for i in range(0, n, BATCH):
+                idx = order[i : i + BATCH]
+                by_hand_step(params, X_train.index_select(0, idx), data.y_train.index_select(0, idx), LR)
+        sync(device)
+        trained = time.perf_counter()
+        W1, b1, W2, b2 = params
+        with torch.no_grad():
+            y_hat = torch.addmm(b2, torch.addmm(b1, X_val, W1).relu_(), W2)
+            accuracy = float((y_hat.argmax(dim=1) == data.y_val).float().mean())
+        yield Epoch(trained - begin, time.perf_counter() - begin, accuracy)
+
+
+def by_hand_params(net: nn.Module) -> list[torch.Tensor]:
+    """Copies of the idiomatic MLP's W1, b1, W2, b2, the weights as (in, out) so that X @ W needs no transpose."""
+    first, last = net[1], net[3]
+    return [t.detach().clone().contiguous() for t in (first.weight.t(), first.bias, last.weight.t(), last.bias)]
+
+
+def check_by_hand(net: nn.Module, X: torch.Tensor, y: torch.Tensor) -> None:
+    """Refuse to time `by_hand_step` unless its step is autograd's step with torch.optim.SGD on the same batch."""
+    twin = idiomatic_model("mlp")
+    twin.load_state_dict(net.state_dict())
+    optimizer = torch.optim.SGD(twin.parameters(), lr=LR)
+    F.cross_entropy(twin(X), y).backward()
+    optimizer.step()
+    params = by_hand_params(net)
+    with torch.no_grad():
+        by_hand_step(params, X, y, LR)
+    if not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(params, by_hand_params(twin))):
+        raise AssertionError("by_hand_step does not take autograd's step")
+
+
 def interleaved(sides: dict[str, Iterator[Epoch]]) -> dict[str, Timing]:
     """Run the sides' epochs in turn (ours, idiomatic, ours, ...) until all are done.
 
@@ -316,9 +386,13 @@ def main(argv: list[str] | None = None) -> dict:
     # 2. Softmax regression and the MLP, our engine then the idiomatic loop; 3. the ResNets, ours only.
     timings: dict[str, Timing] = {}
     for model in ("softmax", "mlp"):
-        print(f"  {model}: {epochs} epochs ours and {epochs} idiomatic, in turns ...", flush=True)
-        ours, idiomatic = engine_epochs(model, epochs, device), idiomatic_epochs(model, epochs, device)
-        timings |= interleaved({f"{model} ours": ours, f"{model} idiomatic": idiomatic})
+        also = " and by hand" if model == "mlp" else ""
+        print(f"  {model}: {epochs} epochs ours, idiomatic{also}, in turns ...", flush=True)
+        sides = {f"{model} ours": engine_epochs(model, epochs, device)}
+        sides[f"{model} idiomatic"] = idiomatic_epochs(model, epochs, device)
+        if model == "mlp":
+            sides["mlp by hand"] = by_hand_epochs(epochs, device)
+        timings |= interleaved(sides)
     for model, count in (("resnet", 0 if args.skip_resnet else args.resnet_epochs), ("resnet18", args.resnet18_epochs)):
         if count:
             print(f"  {model} ours: training for {count} epoch(s) ...", flush=True)
@@ -347,6 +421,12 @@ def main(argv: list[str] | None = None) -> dict:
             result[f"{model}_{side}_train_s"] = timing.best_train
             result[f"{model}_{side}_epoch_s"] = timing.best_total
             result[f"{model}_{side}_val_acc"] = timing.val_acc
+    by_hand = timings["mlp by hand"]
+    result["mlp_by_hand_train_s"] = by_hand.best_train
+    result["mlp_by_hand_epoch_s"] = by_hand.best_total
+    result["mlp_by_hand_val_acc"] = by_hand.val_acc
+    result["mlp_ours_over_by_hand"] = timings["mlp ours"].best_total / by_hand.best_total
+    result["mlp_by_hand_speedup"] = timings["mlp idiomatic"].best_total / by_hand.best_total
     for model in ("resnet", "resnet18"):
         timing = timings.get(f"{model} ours")
         result[f"{model}_epochs"] = len(timing.total_s) if timing else 0
@@ -400,6 +480,8 @@ def print_report(result: dict, timings: dict[str, Timing]) -> None:
         print(f"{name:<28}{result[name]:8.2f}   target >= {target:g}: {verdict}")
     for name in ("softmax_speedup_train_only", "mlp_speedup_train_only", "mlp_real_peak_fraction"):
         print(f"{name:<28}{result[name]:8.2f}")
+    print(f"{'mlp_ours_over_by_hand':<28}{result['mlp_ours_over_by_hand']:8.2f}   ours / by hand (no autograd)")
+    print(f"{'mlp_by_hand_speedup':<28}{result['mlp_by_hand_speedup']:8.2f}   idiomatic / by hand (no autograd)")
     print(f"{'mlp_gflops':<28}{result['mlp_gflops']:8.1f}   6 x parameters x examples / train seconds")
     print(f"{'mlp_real_gflops':<28}{result['mlp_real_gflops']:8.1f}   FLOPs really done / train seconds")
     print(f"{'others_cpu_share':<28}{percent(result['others_cpu_share']):>8}   CPU used by other processes meanwhile")
