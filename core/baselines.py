@@ -22,6 +22,7 @@ import torch
 
 from core import datasets
 from core.device import resolve_device
+from core.evaluate import per_class_accuracy
 from core.train import RunConfig
 
 RESNET_CPU_EXAMPLES = 5000  # a small ResNet epoch over 5,000 images takes ~10 s on 2 CPU cores
@@ -52,12 +53,6 @@ def nearest_mean(X: torch.Tensor, means: torch.Tensor, squared: bool, chunk: int
         distance = (diff.square() if squared else diff.abs()).mean(dim=2)  # (b, q)
         predictions.append(distance.argmin(dim=1))
     return torch.cat(predictions)
-
-
-def per_class_accuracy(predicted: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """(q,) fraction of each class's examples predicted as that class."""
-    right = torch.bincount(y[predicted == y], minlength=num_classes).float()
-    return right / torch.bincount(y, minlength=num_classes).clamp(min=1).float()
 
 
 @torch.inference_mode()
@@ -138,7 +133,7 @@ def ladder(
             n = min(n or RESNET_CPU_EXAMPLES, RESNET_CPU_EXAMPLES)
         base = {
             "dataset": dataset,
-            "implementation": "concise",  # torch.sigmoid's gradient stays finite at the logits N(0, 1) weights give
+            "implementation": "concise",  # the ladder compares losses and models, not implementations
             "batch_size": 256,
             "epochs": epochs,
             "seed": seed,

@@ -77,7 +77,8 @@ def load(file: str | Path | BinaryIO | bytes) -> Checkpoint:
         raise CheckpointError("This is a PyTorch file, but not a checkpoint saved by this dashboard.")
     try:
         config_dict = dict(payload["config"])
-        config_dict["true_w"] = tuple(config_dict.get("true_w", (2.0, -3.4)))
+        if "true_w" in config_dict:  # saved as a list; the frozen config holds a tuple
+            config_dict["true_w"] = tuple(config_dict["true_w"])
         config = RunConfig(**config_dict)
         input_shape = tuple(int(s) for s in payload["input_shape"])
         classes = tuple(str(c) for c in payload["classes"])

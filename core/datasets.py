@@ -17,7 +17,7 @@ import gzip
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -65,28 +65,18 @@ class Data:
     def num_outputs(self) -> int:
         return len(self.classes) if self.classes else self.y_train.shape[1]
 
-    @property
-    def device(self) -> torch.device:
-        return self.X_train.device
-
     def to(self, device: str | torch.device) -> Data:
-        move = {k: getattr(self, k).to(device) for k in ("X_train", "y_train", "X_val", "y_val")}
-        return Data(
-            self.name, **move, classes=self.classes, feature_names=self.feature_names, target_name=self.target_name
-        )
+        return replace(self, **{k: getattr(self, k).to(device) for k in ("X_train", "y_train", "X_val", "y_val")})
 
     def head(self, num_train: int, num_val: int | None = None) -> Data:
         """The first examples only: for quick demos and tests (the image sets are pre-shuffled)."""
         num_val = num_train if num_val is None else num_val
-        return Data(
-            self.name,
-            self.X_train[:num_train],
-            self.y_train[:num_train],
-            self.X_val[:num_val],
-            self.y_val[:num_val],
-            classes=self.classes,
-            feature_names=self.feature_names,
-            target_name=self.target_name,
+        return replace(
+            self,
+            X_train=self.X_train[:num_train],
+            y_train=self.y_train[:num_train],
+            X_val=self.X_val[:num_val],
+            y_val=self.y_val[:num_val],
         )
 
 
@@ -149,12 +139,12 @@ def status(key: str) -> DatasetStatus:
         return DatasetStatus(key, info.title, False, str(err))
 
 
+DATASETS = (*IMAGE_SETS, CATDOG.key, *TABLE_SETS)
+
+
 def all_status() -> list[DatasetStatus]:
     """Every dataset a user can pick by name (a user's own table is not one: it lives in their session)."""
-    return [status(key) for key in [*IMAGE_SETS, CATDOG.key, *TABLE_SETS] if key != USER_TABLE]
-
-
-DATASETS = (*IMAGE_SETS, CATDOG.key, *TABLE_SETS)
+    return [status(key) for key in DATASETS if key != USER_TABLE]
 
 
 def _image_set(key: str) -> ImageSet:

@@ -38,7 +38,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def describe(device: torch.device | str, threads: int = 0) -> str:
-    """A name for people: "CPU (2 threads)", "CUDA GPU: NVIDIA H100", "Apple MPS". A CPU's threads are this
+    """A name for people: "CPU (2 threads)", "CUDA GPU: NVIDIA H100", "Apple GPU (MPS)". A CPU's threads are this
     process's PyTorch threads unless `threads` says how many another process (a trainer) uses."""
     device = torch.device(device)
     if device.type == "cuda":

@@ -62,6 +62,12 @@ class Evaluation:
         return [m for m in self.mistakes if m.true == true and m.predicted == predicted]
 
 
+def per_class_accuracy(predicted: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(q,) fraction of each class's examples predicted as that class."""
+    right = torch.bincount(y[predicted == y], minlength=num_classes).float()
+    return right / torch.bincount(y, minlength=num_classes).clamp(min=1).float()
+
+
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, num_classes: int) -> Evaluation:
     """Classification metrics on (X, y); the pages call it with the validation split."""
     logits = predict(model, X).float().cpu()  # (n, q)
@@ -70,7 +76,7 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, num_classes: in
     probs = F.softmax(logits, dim=1)
     confidence, predicted = probs.max(dim=1)
     confusion = torch.bincount(y * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
-    per_class = confusion.diagonal().float() / confusion.sum(dim=1).clamp(min=1).float()
+    per_class = per_class_accuracy(predicted, y, num_classes)
     wrong = (predicted != y).nonzero().flatten()
     wrong = wrong[losses[wrong].argsort(descending=True)]
     mistakes = tuple(

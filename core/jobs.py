@@ -42,7 +42,7 @@ _ids = itertools.count(1)
 
 
 def default_max_running() -> int:
-    """One training per two cores (a training uses two threads), overridable by DASHBOARD_MAX_TRAININGS."""
+    """One training at once per two cores (at least one), overridable by DASHBOARD_MAX_TRAININGS."""
     configured = os.environ.get("DASHBOARD_MAX_TRAININGS", "")
     if configured.isdigit() and int(configured) > 0:
         return int(configured)
@@ -225,7 +225,6 @@ class Job:
         self.started: Started | None = None
         self.outcome: Finished | None = None
         self.error: str | None = None
-        self.submitted_at = time.time()
         self.cancel = threading.Event()
         self.progressed = threading.Event()  # set at the first progress event, or when the job ends without one
         self._data = data

@@ -31,13 +31,20 @@ EXPLODED = 4.0  # stop once the smoothed loss exceeds this many times the best s
 class Sweep:
     lrs: tuple[float, ...]  # the lr of each step taken
     losses: tuple[float, ...]  # the smoothed loss after each step
-    suggestion: float  # a tenth of the lr of the lowest smoothed loss
     stopped_early: bool  # the loss exploded before END_LR
 
     @property
     def best_lr(self) -> float:
         """The lr at the minimum of the smoothed loss."""
         return self.lrs[min(range(len(self.losses)), key=self.losses.__getitem__)]
+
+    @property
+    def suggestion(self) -> float:
+        """A tenth of `best_lr`. The minimum is already at the edge of divergence (the smoothed loss lags the lr
+        by ~10 steps), so training there is unstable; ten times smaller is still in the fast-falling part of the
+        curve. The steepest slope is the other common rule, but the slope of a few hundred noisy points jumps
+        about from one seed to the next; the minimum does not."""
+        return self.best_lr / 10
 
 
 def _set_lr(optimizer, lr: float) -> None:
@@ -79,8 +86,8 @@ def find_lr(
         idx, order = order[:batch_size], order[batch_size:]
         lr = start_lr * growth**t
         _set_lr(optimizer, lr)
-        l = loss(model(data.X_train[idx]), data.y_train[idx])
-        optimizer.zero_grad(set_to_none=True)
+        l = loss(model(data.X_train.index_select(0, idx)), data.y_train.index_select(0, idx))
+        optimizer.zero_grad()
         l.backward()
         optimizer.step()
         average = SMOOTHING * average + (1 - SMOOTHING) * l.item()
@@ -93,9 +100,4 @@ def find_lr(
     stopped_early = len(lrs) < num_steps
     if not lrs:
         raise ValueError(f"the loss exploded at the very first step (lr = {start_lr:g}); start lower")
-    # A tenth of the lr at the minimum: the minimum is already at the edge of divergence (the smoothed
-    # loss lags the lr by ~10 steps), so training there is unstable; ten times smaller is still in the
-    # fast-falling part of the curve. The steepest slope is the other common rule, but the slope of a
-    # few hundred noisy points jumps about from one seed to the next; the minimum does not.
-    best_lr = lrs[min(range(len(losses)), key=losses.__getitem__)]
-    return Sweep(tuple(lrs), tuple(losses), best_lr / 10, stopped_early)
+    return Sweep(tuple(lrs), tuple(losses), stopped_early)

@@ -32,7 +32,7 @@ class SGD:
                 self.velocity[i], grad = v, v
             param.add_(grad, alpha=-self.lr)  # w <- w - lr * grad
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
+    def zero_grad(self) -> None:  # as torch.optim's default (set_to_none): the next backward writes fresh grads
         for param in self.params:
             param.grad = None
 

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -61,12 +61,14 @@ class RunConfig:
     resnet_width: int = 16
     resnet_blocks: int = 1
     resnet_stages: int = 3
-    # data: 0 = every training example; synthetic data's true parameters
+    # any dataset: train on its first train_examples examples (0 = all of them)
     train_examples: int = 0
+    # synthetic data (d2l 3.3): y = X true_w + true_b + N(0, noise^2); num_examples to train on and as many to validate
     true_w: tuple[float, ...] = (2.0, -3.4)
     true_b: float = 4.2
     noise: float = 0.01
     num_examples: int = 1000
+    # evaluations on the validation set per epoch (each is a point of the validation curves)
     evals_per_epoch: int = 4
 
     def __post_init__(self):
@@ -198,16 +200,8 @@ def start(config: RunConfig, data: datasets.Data | None = None) -> Run:
     else:
         data = data.to(device)
     if config.train_examples:
-        data = datasets.Data(
-            data.name,
-            data.X_train[: config.train_examples],
-            data.y_train[: config.train_examples],
-            data.X_val,
-            data.y_val,
-            data.classes,
-            data.feature_names,
-            data.target_name,
-        )
+        n = config.train_examples
+        data = replace(data, X_train=data.X_train[:n], y_train=data.y_train[:n])
     with _seed_lock, torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = build_model(config, data.input_shape, data.num_outputs)
@@ -255,8 +249,8 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
         run.outcome = Finished(status, message, step, time.perf_counter() - started)
         return run.outcome
 
+    model.train()
     for epoch in range(cfg.epochs):
-        model.train()
         order = torch.randperm(n, generator=shuffler).to(run.device)
         for i in range(steps_per_epoch):
             if cancel is not None and cancel.is_set():
@@ -266,7 +260,7 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
             # (b, ...) gathered on the device; index_select is twice as fast as X[idx] on a CPU
             X, y = data.X_train.index_select(0, idx), data.y_train.index_select(0, idx)
             l = loss(model(X), y)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             l.backward()
             optimizer.step()
             pending.append(l.detach())
@@ -287,8 +281,7 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
                 return
             val_loss = val_acc = None
             if evaluate_now:
-                val_loss, val_acc = loss_and_accuracy(model, data.X_val, data.y_val, loss)
-                model.train()
+                val_loss, val_acc = loss_and_accuracy(model, data.X_val, data.y_val, loss)  # back in train mode after
                 first_val_loss = first_val_loss or val_loss
                 # a thousand-fold rise is no slow start: the steps overshoot more each time
                 if not math.isfinite(val_loss) or val_loss > DIVERGED_RISE * first_val_loss:

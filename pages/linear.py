@@ -111,7 +111,7 @@ st.markdown(
 )
 sb = st.sidebar
 # plain keys as options (titles as captions): a bound radio writes its option's label into the link
-key = sb.radio("Data", ["synthetic", "exam"], captions=["y = Xw + b + noise (d2l 3.3)", "seed 000: sleep, study"],
+key = sb.radio("Data", ["synthetic", "exam"], captions=["y = Xw + b + noise (d2l 3.3)", "exam scores: sleep, study"],
                key="data", bind=URL, on_change=lambda: use_defaults(st.session_state["data"]))  # fmt: skip
 if "linear-defaults" not in st.session_state:  # the session's first visit: this page's defaults, not the images'
     st.session_state["linear-defaults"] = True
@@ -140,11 +140,11 @@ with st.expander(f"The data: {len(data.X_train)} training, {len(data.X_val)} val
     st.dataframe(datasets.table(data), height=230)
 if key == "exam":
     st.markdown(
-        "**Seed 000's exam scores** from hours of sleep and study. The raw hours are around 6 (squares near 50) "
-        "while $b$ multiplies a constant 1, so the loss is about 1000 times steeper across its valley than along "
-        "it. An lr small enough not to overshoot the steep walls (0.02 already diverges) crawls along the valley "
-        "floor: even 50 epochs leave $b$ far from its best value. Standardising the features would make the "
-        "valley round - which is why features are scaled before training."
+        "**Exam scores** of 200 students from their hours of sleep and study. The raw hours are around 6 (squares"
+        " near 50) while $b$ multiplies a constant 1, so the loss is about 1000 times steeper across its valley "
+        "than along it. An lr small enough not to overshoot the steep walls (0.02 already diverges) crawls along "
+        "the valley floor: even 50 epochs leave $b$ far from its best value. Standardising the features would "
+        "make the valley round - which is why features are scaled before training."
     )
 
 job = train_controls(config, ("linear",), "Linear regression")

@@ -121,7 +121,7 @@ def test_fashion_mnist_loads_as_float_images_and_int_labels(fashion):
     assert torch.equal(fashion.y_train.unique(), torch.arange(10))
     assert fashion.is_classification and fashion.num_outputs == 10
     assert fashion.input_shape == (1, 28, 28) and fashion.num_inputs == 784
-    assert fashion.device == torch.device("cpu")
+    assert fashion.X_train.device == torch.device("cpu")
 
 
 def test_a_second_load_is_the_cached_object(fashion):

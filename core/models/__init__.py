@@ -2,10 +2,13 @@
 
 `build_model` is the one place that turns a config into a network: linear regression for tables,
 softmax regression, the MLP and ResNets for images. Every model maps a batch X to outputs of shape
-(n, q): predictions for regression, logits for classification.
+(n, q): predictions for regression, logits for classification. (`pretrained` is apart: the ImageNet
+classifiers the photo page asks, which are used, not trained.)
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -33,10 +36,7 @@ def resnet_shape(config) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 def build_model(config, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     """The network for `config` (a RunConfig) on inputs of `input_shape`, e.g. (1, 28, 28)."""
-    num_inputs = 1
-    for size in input_shape:
-        num_inputs *= size
-    scratch = config.implementation == "scratch"
+    num_inputs, scratch = math.prod(input_shape), config.scratch
     if config.model == "linear":
         return (LinearRegressionScratch if scratch else LinearRegression)(num_inputs, num_outputs)
     if config.model == "softmax":

@@ -1,6 +1,6 @@
 """Multilayer perceptron (d2l 5.1-5.2): hidden layers of `num_hiddens` units and an activation.
 
-The from-scratch model keeps each layer as a weight matrix and bias (W1, b1, W2, b2, ...) and
+The from-scratch model keeps each layer as a weight matrix and bias (`Ws[0]`, `bs[0]`: d2l's W1, b1; ...) and
 applies ReLU / sigmoid / tanh written by hand (core.ops); the concise twin is nn.Sequential of
 nn.Linear layers. With one hidden layer of 256 and ReLU this is d2l's 784-256-10 network.
 """

@@ -26,6 +26,7 @@ from torchvision import models
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
+from core.evaluate import predict
 from core.photos import Photo
 
 LABELS = ("cat", "dog", "neither")
@@ -54,9 +55,9 @@ def _imagenet_groups() -> torch.Tensor:
 IMAGENET_GROUP = _imagenet_groups()
 
 
-def fold_imagenet(probs: torch.Tensor, group: torch.Tensor = IMAGENET_GROUP) -> torch.Tensor:
+def fold_imagenet(probs: torch.Tensor) -> torch.Tensor:
     """(..., 1000) class probabilities -> (..., 3): summed within cat, dog and neither."""
-    return probs @ F.one_hot(group, len(LABELS)).to(probs.dtype)  # (..., 1000) @ (1000, 3)
+    return probs @ F.one_hot(IMAGENET_GROUP, len(LABELS)).to(probs.dtype)  # (..., 1000) @ (1000, 3)
 
 
 def decide(p_cat: float, p_dog: float, threshold: float = 0.5) -> str:
@@ -177,11 +178,7 @@ def classify_own(net: nn.Module, image: Image.Image, threshold: float = 0.5) -> 
     small = ImageOps.fit(image.convert("RGB"), (32, 32), Image.Resampling.BICUBIC)
     X = TF.to_tensor(small)[None]  # (1, 3, 32, 32) in [0, 1]
     device = next(net.parameters(), torch.empty(0)).device
-    was_training = net.training
-    net.eval()
-    with torch.inference_mode():
-        p3 = net(X.to(device)).softmax(dim=-1)[0].cpu()  # (3,)
-    net.train(was_training)
+    p3 = predict(net, X.to(device)).softmax(dim=-1)[0].cpu()  # (3,)
     return _verdict(p3, (), threshold)
 
 
