@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from needs import require_fashion_mnist
 
 from core import datasets
 
 
 @pytest.fixture(scope="session")
-def fashion() -> datasets.Data:
-    """The real Fashion-MNIST, loaded once. Skipped where it is missing, except in CI where it must be there."""
-    st = datasets.status("fashion_mnist")
-    if not st.available:
-        reason = f"Fashion-MNIST is not in {datasets.data_dir()} (run `bash .ci/setup`): {st.how_to_get}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+def fashion_available() -> None:
+    """Skips a test where Fashion-MNIST is missing, except in CI where it must be there (`needs_fashion_mnist`)."""
+    require_fashion_mnist()
+
+
+@pytest.fixture(scope="session")
+def fashion(fashion_available) -> datasets.Data:
+    """The real Fashion-MNIST, loaded once."""
     return datasets.load("fashion_mnist")
 
 

@@ -7,13 +7,13 @@ sidebar's widgets. Screenshots go to test-artifacts/ (git-ignored) for a person 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from needs import require
 
 from core import datasets
 from live_app import CHROMIUM, CHROMIUM_ARGS, CURVE_POINTS, ROOT, start_server, stop_server
@@ -32,10 +32,9 @@ def server_for_tests(log_name: str) -> tuple:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (WANT_BROWSER=1 bash .ci/setup)")
-        pytest.skip(f"{CHROMIUM} is not installed")
+    require(
+        Path(CHROMIUM).exists(), f"{CHROMIUM} is missing; CI must run the browser tests (WANT_BROWSER=1 bash .ci/setup)"
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -71,7 +70,7 @@ def slider_value(page, label: str) -> str:
     return slider.get_by_role("slider").get_attribute("aria-valuetext")
 
 
-@pytest.mark.skipif(not datasets.status("fashion_mnist").available, reason="Fashion-MNIST is not here")
+@pytest.mark.usefixtures("fashion_available")
 def test_the_curve_grows_while_training_and_stop_freezes_it(server, page):
     from playwright.sync_api import expect
 
@@ -145,10 +144,7 @@ def test_photos_dropped_on_the_uploader_get_their_verdicts(server, page, tmp_pat
     from playwright.sync_api import expect
 
     dog = datasets.data_dir() / "photos" / "dog.jpg"  # darknet's, extracted by .ci/setup
-    if not dog.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{dog} is missing; .ci/setup extracts it from Debian's darknet package")
-        pytest.skip(f"{dog} is missing")
+    require(dog.exists(), f"{dog} is missing; .ci/setup extracts it from Debian's darknet package")
     files = {"chelsea.png": "cat", "dog.jpg": "dog", "coffee.jpg": "neither", "notes.jpg": None}
     Image.fromarray(skimage.data.chelsea()).save(tmp_path / "chelsea.png")
     (tmp_path / "dog.jpg").write_bytes(dog.read_bytes())
@@ -173,7 +169,7 @@ def test_photos_dropped_on_the_uploader_get_their_verdicts(server, page, tmp_pat
     page.screenshot(path=ARTIFACTS / "photos-verdicts.png", full_page=True)
 
 
-@pytest.mark.skipif(not datasets.status("fashion_mnist").available, reason="Fashion-MNIST is not here")
+@pytest.mark.usefixtures("fashion_available")
 def test_a_sweep_that_outlasts_the_click_draws_itself_when_it_ends(server, page):
     """A ResNet's learning-rate sweep runs on a trainer for half a minute: the page says so, then, with no
     click, polls until the sweep ends and draws the loss against the lr with its suggestion."""

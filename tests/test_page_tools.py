@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets
-
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 
-needs_fashion_mnist = pytest.mark.skipif(
-    not datasets.status("fashion_mnist").available, reason="Fashion-MNIST is not here: run `bash .ci/setup`"
-)
+needs_fashion_mnist = pytest.mark.usefixtures("fashion_available")  # skipped without it, failed in CI
 
 
 def open_page(name: str) -> AppTest:

@@ -8,12 +8,12 @@ on CI (CI=true), where they fail. The ResNet options are checked offline with a 
 from __future__ import annotations
 
 import io
-import os
 import time
 
 import pytest
 import skimage.data
 import torch
+from needs import require
 from PIL import Image
 from torch import nn
 
@@ -42,11 +42,7 @@ def clf():
 
 def darknet_photo(name: str) -> Image.Image:
     path = PHOTOS / name
-    if not path.exists():
-        message = f"{path} is missing; .ci/setup extracts it from Debian's darknet package"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require(path.exists(), f"{path} is missing; .ci/setup extracts it from Debian's darknet package")
     return Image.open(path).convert("RGB")
 
 
