@@ -114,6 +114,13 @@ USER_TABLE_HOW = (
 )
 
 
+def title(key: str) -> str:
+    """A dataset's name for people ("Fashion-MNIST" for "fashion_mnist"), without looking at the disk."""
+    if key in TABLE_SETS:
+        return TABLE_SETS[key]
+    return CATDOG.title if key == CATDOG.key else _image_set(key).title
+
+
 @dataclass(frozen=True)
 class DatasetStatus:
     key: str

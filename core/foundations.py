@@ -231,6 +231,11 @@ class Curve:
     dy: Tensor  # f'(x) by autograd, (num,)
     formula: Tensor  # f'(x) by the analytic formula, (num,)
 
+    @property
+    def max_error(self) -> float:
+        """The largest gap between autograd's derivative and the formula's."""
+        return float((self.dy - self.formula).abs().max())
+
 
 def activation_curves(lo: float = -8.0, hi: float = 8.0, num: int = 401) -> dict[str, Curve]:
     """Each of core.ops' from-scratch activations on [lo, hi] and its derivative by autograd."""

@@ -44,7 +44,7 @@ _ids = itertools.count(1)
 def default_max_running() -> int:
     """One training at once per two cores (at least one), overridable by DASHBOARD_MAX_TRAININGS."""
     configured = os.environ.get("DASHBOARD_MAX_TRAININGS", "")
-    if configured.isdigit() and int(configured) > 0:
+    if configured.isdecimal() and int(configured) > 0:
         return int(configured)
     return max(1, (os.cpu_count() or 2) // 2)
 
@@ -54,7 +54,7 @@ def default_threads(max_running: int) -> int:
     shared among the trainings; overridable by DASHBOARD_TRAIN_THREADS. On 2 cores that is 1: two threads
     whose core is also drawing pages wait on each other at every op, and an epoch took 4x as long."""
     configured = os.environ.get("DASHBOARD_TRAIN_THREADS", "")
-    if configured.isdigit() and int(configured) > 0:
+    if configured.isdecimal() and int(configured) > 0:
         return int(configured)
     return max(1, ((os.cpu_count() or 2) - 1) // max_running)
 

@@ -153,8 +153,9 @@ def common_settings(
         {
             "lr": _is_number_in(LR_OPTIONS),
             "batch": _is_number_in(BATCH_OPTIONS),
-            "epochs": lambda raw: raw.isdigit() and 1 <= int(raw) <= 50,
-            "seed": lambda raw: raw.isdigit(),
+            # isdecimal, not isdigit: "²" is a digit that int() refuses
+            "epochs": lambda raw: raw.isdecimal() and 1 <= int(raw) <= 50,
+            "seed": lambda raw: raw.isdecimal() and int(raw) < 2**31,
             "device": lambda raw: raw in available_devices(),
         },
     )

@@ -4,7 +4,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._ui import session_runs
+from core import datasets
+from pages._ui import history_frame, session_runs
 
 st.title("Compare runs")
 runs = [job for job in session_runs() if job.history]
@@ -21,6 +22,7 @@ keys = [
     "batch_size",
     "epochs",
     "optimizer",
+    "loss",
     "seed",
     "num_hiddens",
     "num_layers",
@@ -28,6 +30,7 @@ keys = [
     "init_std",
     "resnet_width",
     "resnet_blocks",
+    "resnet_stages",
     "train_examples",
     "device",
 ]
@@ -38,6 +41,7 @@ for job in runs:
         {
             "run": job.label,
             **{k: getattr(job.config, k) for k in keys},
+            "dataset": datasets.title(job.config.dataset),
             "status": job.outcome.status if job.outcome else job.state,
             "epochs done": round(last.epoch, 2),
             "final train loss": last.train_loss,
@@ -52,11 +56,9 @@ table = pd.DataFrame(rows)
 metric = st.radio("Curve", ["val accuracy", "val loss", "train loss"], horizontal=True)
 fig = go.Figure()
 for job in runs:
-    points = [p for p in job.history if metric == "train loss" or p.val_loss is not None]
-    field = {"val accuracy": "val_acc", "val loss": "val_loss", "train loss": "train_loss"}[metric]
-    values = [getattr(p, field) for p in points]
-    if any(v is not None for v in values):
-        fig.add_scatter(x=[p.epoch for p in points], y=values, name=job.label, mode="lines+markers")
+    points = history_frame(job).dropna(subset=[metric])  # evaluations only, for the validation curves
+    if not points.empty:
+        fig.add_scatter(x=points["epoch"], y=points[metric], name=job.label, mode="lines+markers")
 fig.update_layout(height=380, xaxis_title="epoch", yaxis_title=metric, margin=dict(t=10))
 if metric == "val accuracy":
     fig.update_yaxes(tickformat=".0%")

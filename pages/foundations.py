@@ -113,12 +113,12 @@ def activations_section() -> None:
     fig.update_xaxes(title_text="x", range=[-8, 8])
     fig.update_layout(height=330, margin=dict(t=30, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
     st.plotly_chart(fig, key="activations")
-    gaps = ", ".join(f"{n} {(c.dy - c.formula).abs().max():.1e}" for n, c in curves.items() if n != "relu")
+    gaps = ", ".join(f"{name} {curve.max_error:.1e}" for name, curve in curves.items())
     st.markdown(
         "The functions are our own from-scratch ones (`core.ops`); `f(x).sum().backward()` gives every $f'(x_i)$ at "
-        f"once. They match the formulas ${fd.DERIVATIVE_FORMULAS['sigmoid']}$ and ${fd.DERIVATIVE_FORMULAS['tanh']}$ "
-        f"(largest difference: {gaps}) and ${fd.DERIVATIVE_FORMULAS['relu']}$ everywhere but at $x = 0$, where ReLU "
-        "has no derivative and autograd of `torch.maximum(x, 0)` splits the tie: 0.5."
+        f"once. They match the formulas ${fd.DERIVATIVE_FORMULAS['relu']}$, ${fd.DERIVATIVE_FORMULAS['sigmoid']}$ "
+        f"and ${fd.DERIVATIVE_FORMULAS['tanh']}$ (largest difference: {gaps}). At $x = 0$ ReLU has no derivative; "
+        "autograd of our `torch.where(x > 0, x, 0)` gives 0 there, as `torch.relu` does."
     )
 
 

@@ -8,15 +8,20 @@ from pages._ui import device_caption
 st.title("Deep learning, live")
 st.markdown(
     """
-Train the models of *Dive into Deep Learning* chapters 2-5 yourself, on this machine, and watch them learn.
-Move the learning rate, the batch size and the number of epochs, press **Train**, and see the loss curves
-grow; then look at the images the model gets wrong.
+Train the models of *Dive into Deep Learning* chapters 2-5 (and its ResNet, 8.6) yourself, on this machine,
+and watch them learn. Move the learning rate, the batch size and the number of epochs, press **Train**, and
+see the loss curves grow; then look at the images the model gets wrong.
 
-1. **Linear regression** - fit a plane to points by minibatch SGD; watch the weights walk down the loss surface.
-2. **Softmax regression** - one linear layer from pixels to class probabilities, trained with cross-entropy.
-3. **MLP** - hidden layers and nonlinearities: more accuracy from the same pixels.
-4. **ResNet** - convolutions and residual connections, the architecture behind modern image models.
-5. **Compare runs** - every run of your session side by side.
+- **Learn** - *Foundations*: broadcasting, autograd, activations and why vectorized code is fast.
+  *Data preparation*: a table with gaps and words, step by step to tensors.
+- **Train**, in this order:
+  1. **Linear regression** - fit a plane to points by minibatch SGD; watch the weights walk down the loss surface.
+  2. **Softmax regression** - one linear layer from pixels to class probabilities, trained with cross-entropy.
+  3. **MLP** - hidden layers and nonlinearities: more accuracy from the same pixels.
+  4. **ResNet** - convolutions and residual connections, the architecture behind modern image models.
+- **Use** - *Cat, dog or neither?*: drop a photo and hear what a pretrained network, and yours, say.
+- **Results** - *Compare runs*: every run of your session side by side. *Baseline ladder*: from a mean image
+  per class up to a ResNet, how much each step buys.
 
 Every model comes twice: **from scratch** (tensors, our own softmax, cross-entropy and SGD) and **concise**
 (`torch.nn`); both reach the same accuracy.

@@ -9,9 +9,10 @@ from pages._ui import POLL_SECONDS, dataset_box, dataset_choices, load_dataset, 
 
 st.title("Baseline ladder")
 st.markdown(
-    "Before training anything, ask how far no learning at all gets: average the training images of each "
-    "class and label a new image by the nearest average. Then climb: the post's linear model at lr = 1 with "
-    "three losses, its small net, d2l's MLP and a small ResNet - every rung scored on the same validation split."
+    'The ladder of the blog post *MNIST from scratch* ("the post" below). Before training anything, ask how '
+    "far no learning at all gets: average the training images of each class and label a new image by the "
+    "nearest average. Then climb: the post's linear model at lr = 1 with three losses, its small net, d2l's "
+    "MLP and a small ResNet - every rung scored on the same validation split."
 )
 
 sb = st.sidebar

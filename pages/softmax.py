@@ -1,28 +1,28 @@
-"""Softmax regression (d2l 4.1-4.5): one linear layer from pixels to ten class scores, trained live."""
+"""Softmax regression (d2l 4.1-4.5): one linear layer from pixels to one score per class, trained live."""
 
 import streamlit as st
 
+from core.models.softmax import weight_images
 from pages._ui import to_image, training_page
 
 st.title("Softmax regression")
 st.markdown(
-    "Each image's 784 pixels are weighted and summed into one score per class; softmax turns the scores "
-    "into probabilities and cross-entropy punishes a low probability for the true class. "
-    "d2l reaches about 83% on Fashion-MNIST in 10 epochs at lr 0.1, batch 256."
+    "Each image's pixels (784 for Fashion-MNIST's 28x28) are weighted and summed into one score per class; "
+    "softmax turns the scores into probabilities and cross-entropy punishes a low probability for the true "
+    "class. d2l reaches about 83% on Fashion-MNIST in 10 epochs at lr 0.1, batch 256."
 )
 
 
 def class_weights(job) -> None:
-    """Each class's weight vector drawn as an image: red pixels raise the class's score, blue lower it."""
-    W = job.run.model.W.detach().cpu()  # (d, q)
-    C, H, Wd = job.run.data.input_shape
-    classes = job.run.data.classes
-    st.caption("Each class's weights as a picture: bright pixels vote for the class, dark ones against.")
+    """Each class's weight vector drawn as an image: bright pixels raise the class's score, dark ones lower it."""
+    images = weight_images(job.run.model, job.run.data.input_shape)  # (q, H, W), grey 0.5 = weight 0
+    st.caption(
+        "Each class's weights as a picture: bright pixels vote for the class, dark ones against, mid-grey "
+        "ones do not matter. All classes share one scale."
+    )
     cols = st.columns(5)
-    for j, name in enumerate(classes):
-        w = W[:, j].reshape(C, H, Wd).mean(0)  # average the colour channels of CIFAR-10
-        w = (w - w.min()) / (w.max() - w.min() + 1e-12)
-        cols[j % 5].image(to_image(w[None]), caption=name, width="stretch")
+    for j, name in enumerate(job.run.data.classes):
+        cols[j % 5].image(to_image(images[j][None]), caption=name, width="stretch")
 
 
 training_page("Softmax regression", ("softmax",), {}, extra_tabs={"Class weights": class_weights})

@@ -19,6 +19,7 @@ from core.models import (
     resnet18_torchvision,
     resnet_concise,
 )
+from core.models.softmax import weight_images
 from core.train import RunConfig
 
 
@@ -164,3 +165,16 @@ def test_build_model_sizes_the_small_resnet_from_the_config():
     net = build_model(config, (1, 28, 28), 10)
     assert [len(getattr(net, f"layer{i}")) for i in (1, 2, 3)] == [2, 2, 2]
     assert net.fc.in_features == 16  # 4, 8, 16: the width doubles at each stage
+
+
+def test_class_weight_images_put_a_zero_weight_at_mid_grey_on_one_scale():
+    model = SoftmaxRegression(2 * 2 * 3, 2)  # a 3-channel 2x2 image, two classes
+    with torch.no_grad():
+        model.W.copy_(torch.zeros(12, 2))
+        model.W[:, 0] = 2.0  # class 0: every channel of every pixel votes for it
+        model.W[0:4, 1] = -1.0  # class 1: the first channel of each pixel votes against it, others are 0
+    images = weight_images(model, (3, 2, 2))
+    assert images.shape == (2, 2, 2)
+    assert torch.allclose(images[0], torch.ones(2, 2))  # the largest weight of all is white
+    # channels averaged: -1/3 on the scale of 2 -> 0.5 - 1/12, darker than mid-grey but not black
+    assert torch.allclose(images[1], torch.full((2, 2), 0.5 - 1 / 12))

@@ -258,26 +258,24 @@ def test_shared_link_sets_the_sidebar():
     assert at.query_params["lr"] == "0.5"
 
 
-@pytest.mark.parametrize(("key", "raw"), [("lr", "-5"), ("lr", "0.4"), ("batch", "100"), ("epochs", "zero")])
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [("lr", "-5"), ("lr", "0.4"), ("batch", "100"), ("epochs", "zero"), ("epochs", "²"), ("seed", "99999999999")],
+)
 def test_a_link_with_a_setting_that_is_not_allowed_warns_and_uses_the_default(key, raw):
     at = open_page(session(), "softmax", **{key: raw})
     assert (at.select_slider(key="lr").value, at.select_slider(key="batch").value) == (0.1, 256)
-    assert at.slider(key="epochs").value == 10
+    assert (at.slider(key="epochs").value, at.number_input(key="seed").value) == (10, 0)
     warnings = " ".join(texts(at.warning))
     assert "not allowed" in warnings and f"{key}={raw}" in warnings, warnings
+    assert not at.exception and not at.error
+    assert not at.button(key="train").disabled
 
 
 @pytest.mark.parametrize("raw", ["1", "10", "2"])
 def test_a_link_with_a_whole_number_learning_rate_sets_it(raw):
     at = open_page(session(), "softmax", lr=raw)
     assert at.select_slider(key="lr").value == float(raw)
-
-
-def test_a_link_with_a_setting_that_is_not_allowed_falls_back_to_the_default():
-    at = open_page(session(), "softmax", lr="-5")
-    assert at.select_slider(key="lr").value == 0.1
-    assert not at.exception and not at.error
-    assert not at.button(key="train").disabled
 
 
 # --- Comparing, and keeping sessions apart ------------------------------------------------------
@@ -292,6 +290,7 @@ def test_compare_lists_this_sessions_runs_with_a_download(two_runs):
     assert len(table) == 2
     assert list(table["run"]) == ["Softmax regression #1", "MLP #1"]
     assert list(table["model"]) == ["softmax", "mlp"]
+    assert list(table["dataset"]) == ["Fashion-MNIST"] * 2  # its name, not the key fashion_mnist
     assert set(table["status"]) == {"completed"}
     assert list(table["final val accuracy"]) == pytest.approx([job.run.last_eval.val_acc for job in runs(two_runs)])
     assert table["final val accuracy"].between(0.5, 1).all()  # both learned: chance is 0.1

@@ -38,3 +38,14 @@ class SoftmaxRegression(nn.Module):
     @property
     def b(self) -> torch.Tensor:
         return self.net[1].bias
+
+
+def weight_images(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
+    """Each class's weights as a grey image (q, H, W) in [0, 1]: 0.5 is a weight of 0, brighter votes for the class.
+
+    Colour channels are averaged. One scale for every class (the largest |w| of all maps to 0 or 1), so the same
+    grey means the same weight in every picture and a class with weak weights looks faint.
+    """
+    C, H, W = input_shape
+    weights = model.W.detach().cpu().T.reshape(-1, C, H, W).mean(dim=1)  # (q, H, W)
+    return 0.5 + weights / (2 * weights.abs().max().clamp(min=1e-12))
