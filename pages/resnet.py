@@ -10,6 +10,12 @@ st.markdown(
     "back to passing the image through unchanged - which is what lets very deep networks train. "
     "The small ResNet trains on a laptop CPU in minutes; ResNet-18 wants a GPU."
 )
+st.caption(
+    "Expect the validation accuracy to jump about in the first epochs while the training loss falls steadily "
+    "(d2l 8.5): in evaluation, batch normalization scales each layer by running averages of recent training "
+    "batches, and these trail weights that still move fast. With 2,000 images and one epoch it can still be "
+    "near chance."
+)
 sb = st.sidebar
 sb.subheader("Network")
 kind = sb.radio(
