@@ -214,6 +214,13 @@ def idiomatic_epochs(model: str, epochs: int, device: torch.device) -> Iterator[
 # --- The MLP by hand: no autograd, the floor of PyTorch's ops ------------------------------------------
 
 
+def by_hand_forward(params: list[torch.Tensor], X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hidden activations H (b, 256), logits (b, 10)) of the MLP by hand; `params` as in `by_hand_step`."""
+    W1, b1, W2, b2 = params
+    H = torch.addmm(b1, X, W1).relu_()
+    return H, torch.addmm(b2, H, W2)
+
+
 def by_hand_step(params: list[torch.Tensor], X: torch.Tensor, y: torch.Tensor, lr: float) -> None:
     """One SGD step of the 784-256-10 ReLU MLP on a batch, its gradients derived by hand, no autograd.
 
@@ -223,8 +230,8 @@ def by_hand_step(params: list[torch.Tensor], X: torch.Tensor, y: torch.Tensor, l
     the engine's time over it is what autograd and the optimizer cost.
     """
     W1, b1, W2, b2 = params
-    H = torch.addmm(b1, X, W1).relu_()  # (b, 256)
-    dO = torch.addmm(b2, H, W2).softmax(dim=1)  # (b, 10); d mean cross-entropy / d logits = (softmax - one_hot) / b
+    H, O = by_hand_forward(params, X)
+    dO = O.softmax(dim=1)  # (b, 10); d mean cross-entropy / d logits = (softmax - one_hot) / b
     dO[torch.arange(len(y), device=y.device), y] -= 1
     dO /= len(y)
     dH = (dO @ W2.t()).mul_(H > 0)  # (b, 256), through the ReLU; taken before W2 changes
@@ -253,9 +260,8 @@ def by_hand_epochs(epochs: int, device: torch.device) -> Iterator[Epoch]:
                 by_hand_step(params, X_train.index_select(0, idx), data.y_train.index_select(0, idx), LR)
         sync(device)
         trained = time.perf_counter()
-        W1, b1, W2, b2 = params
         with torch.no_grad():
-            y_hat = torch.addmm(b2, torch.addmm(b1, X_val, W1).relu_(), W2)
+            _, y_hat = by_hand_forward(params, X_val)
             accuracy = float((y_hat.argmax(dim=1) == data.y_val).float().mean())
         yield Epoch(trained - begin, time.perf_counter() - begin, accuracy)
 

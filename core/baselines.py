@@ -22,7 +22,7 @@ import torch
 
 from core import datasets
 from core.device import resolve_device
-from core.evaluate import per_class_accuracy
+from core.evaluate import confusion_matrix, per_class_accuracy
 from core.train import RunConfig
 
 RESNET_CPU_EXAMPLES = 5000  # a small ResNet epoch over 5,000 images takes ~10 s on 2 CPU cores
@@ -67,7 +67,8 @@ def pixel_similarity(data: datasets.Data, chunk: int = 1000) -> PixelSimilarity:
     scores = {}
     for name, squared in (("mae", False), ("mse", True)):
         predicted = nearest_mean(data.X_val, means, squared, chunk)
-        scores[name] = (float((predicted == data.y_val).float().mean()), per_class_accuracy(predicted, data.y_val, q))
+        per_class = per_class_accuracy(confusion_matrix(predicted, data.y_val, q))
+        scores[name] = (float((predicted == data.y_val).float().mean()), per_class)
     return PixelSimilarity(
         means=means.cpu(),
         accuracy_mae=scores["mae"][0],

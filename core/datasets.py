@@ -132,18 +132,17 @@ class DatasetStatus:
 def status(key: str) -> DatasetStatus:
     """Whether a dataset can be loaded now, and if not, how to get it. Never downloads."""
     if key == USER_TABLE:  # never loadable by name: it has no file, only a page's session holds it
-        return DatasetStatus(key, TABLE_SETS[key], False, USER_TABLE_HOW)
+        return DatasetStatus(key, title(key), False, USER_TABLE_HOW)
     if key in TABLE_SETS:
-        return DatasetStatus(key, TABLE_SETS[key], True, "")
+        return DatasetStatus(key, title(key), True, "")
     if key == CATDOG.key:
         base = status("cifar10")
-        return DatasetStatus(key, CATDOG.title, base.available, base.how_to_get)
-    info = _image_set(key)
+        return DatasetStatus(key, title(key), base.available, base.how_to_get)
     try:
-        _torchvision_set(info, train=False, download=False)
-        return DatasetStatus(key, info.title, True, "")
+        _torchvision_set(_image_set(key), train=False, download=False)
+        return DatasetStatus(key, title(key), True, "")
     except DatasetUnavailable as err:
-        return DatasetStatus(key, info.title, False, str(err))
+        return DatasetStatus(key, title(key), False, str(err))
 
 
 DATASETS = (*IMAGE_SETS, CATDOG.key, *TABLE_SETS)

@@ -62,10 +62,14 @@ class Evaluation:
         return [m for m in self.mistakes if m.true == true and m.predicted == predicted]
 
 
-def per_class_accuracy(predicted: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """(q,) fraction of each class's examples predicted as that class."""
-    right = torch.bincount(y[predicted == y], minlength=num_classes).float()
-    return right / torch.bincount(y, minlength=num_classes).clamp(min=1).float()
+def confusion_matrix(predicted: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(q, q) counts; row = true class, column = predicted class."""
+    return torch.bincount(y * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def per_class_accuracy(confusion: torch.Tensor) -> torch.Tensor:
+    """(q,) fraction of each class's examples predicted as that class: the diagonal over the row sums."""
+    return confusion.diagonal().float() / confusion.sum(dim=1).clamp(min=1).float()
 
 
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, num_classes: int) -> Evaluation:
@@ -75,8 +79,8 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, num_classes: in
     losses = F.cross_entropy(logits, y, reduction="none")  # (n,)
     probs = F.softmax(logits, dim=1)
     confidence, predicted = probs.max(dim=1)
-    confusion = torch.bincount(y * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
-    per_class = per_class_accuracy(predicted, y, num_classes)
+    confusion = confusion_matrix(predicted, y, num_classes)
+    per_class = per_class_accuracy(confusion)
     wrong = (predicted != y).nonzero().flatten()
     wrong = wrong[losses[wrong].argsort(descending=True)]
     mistakes = tuple(

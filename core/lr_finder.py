@@ -46,6 +46,12 @@ class Sweep:
         about from one seed to the next; the minimum does not."""
         return self.best_lr / 10
 
+    @property
+    def suggestion_loss(self) -> float:
+        """The smoothed loss at the swept lr nearest the suggestion (on the log scale), where a chart marks it."""
+        near = min(range(len(self.lrs)), key=lambda i: abs(math.log(self.lrs[i] / self.suggestion)))
+        return self.losses[near]
+
 
 def _set_lr(optimizer, lr: float) -> None:
     """Our SGD keeps one `lr`; PyTorch's optimizers keep it in each parameter group."""

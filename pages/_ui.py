@@ -548,10 +548,9 @@ def _draw_sweep(job: Job, config: RunConfig) -> None:
         st.caption("The sweep was stopped.")
         return
     lr = nearest_lr(sweep.suggestion)
-    near = min(range(len(sweep.lrs)), key=lambda i: abs(math.log(sweep.lrs[i] / sweep.suggestion)))
     fig = go.Figure(go.Scatter(x=sweep.lrs, y=sweep.losses, mode="lines", name="smoothed loss"))
     star = dict(size=14, symbol="star", color="gold", line=dict(width=1, color="black"))
-    fig.add_scatter(x=[sweep.suggestion], y=[sweep.losses[near]], mode="markers", name="suggested lr", marker=star)
+    fig.add_scatter(x=[sweep.suggestion], y=[sweep.suggestion_loss], mode="markers", name="suggested lr", marker=star)
     wide = max(sweep.losses) > 100 * min(sweep.losses)  # regression losses span decades
     fig.update_xaxes(type="log", title_text="learning rate (log scale)")
     fig.update_yaxes(type="log" if wide else "linear", title_text="training loss (smoothed)")
