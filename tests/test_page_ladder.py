@@ -52,6 +52,7 @@ def test_page_shows_the_pixel_baseline():
     frame = table(at)
     assert list(frame["rung"]) == ["Pixel similarity, MAE", "Pixel similarity, MSE"]
     assert list(frame["val accuracy"].round(4)) == [0.6124, 0.6768]
+    assert list(frame["epochs"]) == [0, 0], "no learning: the table says so instead of leaving the cells empty"
     assert len(chart(at, "ladder-chart")["data"][0]["y"]) == 2
     assert "Train the ladder" in at.info[0].value
     assert not at.button(key="train").disabled and at.button(key="stop").disabled
