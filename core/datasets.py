@@ -65,6 +65,14 @@ class Data:
     def num_outputs(self) -> int:
         return len(self.classes) if self.classes else self.y_train.shape[1]
 
+    @functools.cached_property
+    def channel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each channel's mean and std (C,) over every training image: computed once, the first time a run of
+        this (cached) dataset normalises its inputs. Frozen as it is, the dataclass still caches it."""
+        if self.X_train.dim() != 4:
+            raise ValueError(f"only images (n, C, H, W) are normalised per channel, not inputs {self.input_shape}")
+        return self.X_train.mean(dim=(0, 2, 3)), self.X_train.std(dim=(0, 2, 3))
+
     def to(self, device: str | torch.device) -> Data:
         return replace(self, **{k: getattr(self, k).to(device) for k in ("X_train", "y_train", "X_val", "y_val")})
 

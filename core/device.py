@@ -47,3 +47,10 @@ def describe(device: torch.device | str, threads: int = 0) -> str:
         return "Apple GPU (MPS)"
     threads = threads or torch.get_num_threads()
     return f"CPU ({threads} thread{'s' * (threads != 1)})"
+
+
+def autocast(device: torch.device | str, enabled: bool = True):
+    """bfloat16 mixed precision on a CUDA GPU (its tensor cores, half the memory traffic), and nothing elsewhere:
+    on the CPU and MPS every number stays float32, so runs there stay exact and reproducible."""
+    device = torch.device(device)
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")

@@ -19,7 +19,7 @@ import re
 from string import Template
 from textwrap import dedent, fill
 
-from core import datasets, ops
+from core import datasets, ops, optim
 from core.models import MODELS, resnet_shape
 from core.models.resnet import RESNET18
 from core.train import RunConfig
@@ -33,7 +33,12 @@ LOSS_NAMES = {
     "sigmoid_mse": "squared error of the sigmoid probabilities",
     "mse": "squared loss",
 }
-OPTIMIZER_NAMES = {"sgd": "minibatch SGD", "momentum": "SGD with momentum 0.9", "adam": "Adam"}
+OPTIMIZER_NAMES = {
+    "sgd": "minibatch SGD",
+    "momentum": "SGD with momentum 0.9",
+    "nesterov": "SGD with Nesterov momentum 0.9",
+    "adam": "Adam",
+}
 
 
 def _fill(template: str, **values) -> str:
@@ -53,8 +58,13 @@ LOSSES_SCRATCH = {
 def _from_scratch(*functions) -> str:
     """The source of core.ops functions without their type hints: `def relu(X: Tensor) -> Tensor:` -> `def relu(X):`."""
 
+    def param(text: str) -> str:  # "label_smoothing: float = 0.0" -> "label_smoothing=0.0"
+        name, _, default = text.partition("=")
+        name = name.split(":")[0].strip()
+        return f"{name}={default.strip()}" if default else name
+
     def plain(match: re.Match) -> str:
-        params = ", ".join(p.split(":")[0].strip() for p in match[2].split(",") if p.strip())
+        params = ", ".join(param(p) for p in match[2].split(",") if p.strip())
         return f"def {match[1]}({params}):"
 
     sources = (re.sub(r"^def (\w+)\((.*)\)(?: -> .+)?:$", plain, inspect.getsource(f), flags=re.M) for f in functions)
@@ -133,6 +143,7 @@ def exam_scores(generator):
 X, y = exam_scores(torch.Generator().manual_seed(seed))
 X_train, y_train, X_val, y_val = X[40:], y[40:], X[:40], y[:40]  # the first 20% for validation
 '''
+STATS = "mean, std = X_train.mean(dim=(0, 2, 3)), X_train.std(dim=(0, 2, 3))  # (C,): each channel's, every image"
 TO_DEVICE = """
 X_train, y_train, X_val, y_val = (t.to(device) for t in (X_train, y_train, X_val, y_val))
 print(f"{len(X_train)} training and {len(X_val)} validation examples of shape {tuple(X_train.shape[1:])}")
@@ -171,6 +182,9 @@ def _data(config: RunConfig) -> tuple[str, str]:
         if key == datasets.CATDOG.key:
             code += "\n\n\n" + _fill(CAT_DOG)
             text += " Only cats, dogs and as many other images are kept."
+    if config.normalize:
+        code += "\n" + STATS
+        text += " Each channel's mean and standard deviation over all its training images normalise the inputs."
     if config.train_examples:
         code += f"\nX_train, y_train = X_train[:{config.train_examples}], y_train[:{config.train_examples}]"
         text += f" Only the first {config.train_examples:,} training examples are used."
@@ -315,14 +329,37 @@ with torch.no_grad():  # every weight and bias drawn again, from N(0, $std^2)
 """
 
 
+NORMALIZED = '''
+class Normalized(nn.Module):
+    """net((X - mean) / std) per channel: the model carries the training set's statistics with it."""
+
+    def __init__(self, net, mean, std):
+        super().__init__()
+        self.register_buffer("mean", mean.reshape(1, -1, 1, 1).clone())
+        self.register_buffer("std", std.reshape(1, -1, 1, 1).clone())
+        self.net = net
+
+    def forward(self, X):
+        return self.net((X - self.mean) / self.std)
+
+
+net = Normalized(net, mean, std).to(device)
+'''
+CHANNELS_LAST = "net = net.to(memory_format=torch.channels_last)  # convolutions run faster on (n, H, W, C) in memory"
+
+
 def _model(config: RunConfig) -> tuple[str, str]:
     """(markdown, code) that define `net` on the device, and draw its weights anew when the run asks."""
     text, code = _network(config)
-    if not config.init_std:
-        return text, code
-    std = f"{config.init_std:g}"
-    text += f" Every weight and bias is then drawn again from a normal distribution with mean 0 and std {std}."
-    return text, f"{code}\n{_fill(INIT_NORMAL, std=repr(float(config.init_std)))}"
+    if config.normalize:
+        code += "\n\n\n" + _fill(NORMALIZED)
+    if config.init_std:
+        std = f"{config.init_std:g}"
+        text += f" Every weight and bias is then drawn again from a normal distribution with mean 0 and std {std}."
+        code += "\n" + _fill(INIT_NORMAL, std=repr(float(config.init_std)))
+    if config.model in ("resnet", "resnet18"):
+        code += "\n" + CHANNELS_LAST
+    return text, code
 
 
 def _network(config: RunConfig) -> tuple[str, str]:
@@ -399,84 +436,75 @@ def sigmoid_mse(y_hat, y):
 loss = sigmoid_mse
 ''',
 }
-SGD_SCRATCH = '''
-class SGD:
-    """Minibatch stochastic gradient descent: w <- w - lr * grad."""
-
-    def __init__(self, params, lr):
-        self.params, self.lr = list(params), lr
-
-    @torch.no_grad()
-    def step(self):
-        for param in self.params:
-            param.add_(param.grad, alpha=-self.lr)  # w <- w - lr * grad
-
-    def zero_grad(self):
-        for param in self.params:
-            param.grad = None
-
-
-optimizer = SGD(net.parameters(), lr=lr)
-'''
-MOMENTUM_SCRATCH = '''
-class SGDMomentum:
-    """SGD with momentum: v <- 0.9 v + grad, then w <- w - lr * v."""
-
-    def __init__(self, params, lr, momentum=0.9):
-        self.params, self.lr, self.momentum = list(params), lr, momentum
-        self.velocity = [torch.zeros_like(param) for param in self.params]
-
-    @torch.no_grad()
-    def step(self):
-        for param, v in zip(self.params, self.velocity):
-            v.mul_(self.momentum).add_(param.grad)
-            param.add_(v, alpha=-self.lr)  # w <- w - lr * v
-
-    def zero_grad(self):
-        for param in self.params:
-            param.grad = None
-
-
-optimizer = SGDMomentum(net.parameters(), lr=lr)
-'''
-
-
-def _loss_name(config: RunConfig) -> str:
-    if config.loss != "auto":
-        return config.loss
-    return "mse" if config.dataset in datasets.TABLE_SETS else "cross_entropy"
 
 
 def _loss(config: RunConfig, defined: set[str]) -> tuple[str, str]:
     """(markdown, code) that define `loss`; a from-scratch function already in `defined` is not repeated."""
-    name = _loss_name(config)
+    name = config.loss_name
     text = f"The loss: {LOSS_NAMES[name]}."
+    smoothing = config.label_smoothing
+    if smoothing:
+        text += f" Label smoothing {smoothing:g}: the target is {1 - smoothing:g} on the true class plus {smoothing:g}"
+        text += " spread evenly over all classes, so the model is never pushed to certainty."
     if not config.scratch:
+        if smoothing:
+            return text, f"loss = nn.CrossEntropyLoss(label_smoothing={smoothing!r})"
         return text, _fill(LOSSES_CONCISE[name])
     functions = [f for f in LOSSES_SCRATCH[name] if f.__name__ not in defined]
     code = _from_scratch(*functions)
     if name in ("softmax_mse", "sigmoid_mse"):
         code += "\n\n\n" + _fill(PROB_MSE, name=name, squash=name.removesuffix("_mse"))
+    if smoothing:
+        return (
+            text,
+            code + f"\n\n\ndef loss(y_hat, y):\n    return cross_entropy(y_hat, y, label_smoothing={smoothing!r})",
+        )
     return text, code + f"\n\n\nloss = {name}"
 
 
 def _optimizer(config: RunConfig) -> tuple[str, str]:
-    text = f"The optimizer: {OPTIMIZER_NAMES[config.optimizer]}, lr = {config.lr:g}."
-    if config.optimizer == "adam":
-        return text, "optimizer = torch.optim.Adam(net.parameters(), lr=lr)"
-    if not config.scratch:
-        momentum = ", momentum=0.9" if config.optimizer == "momentum" else ""
-        return text, f"optimizer = torch.optim.SGD(net.parameters(), lr=lr{momentum})"
-    return text, _fill(SGD_SCRATCH if config.optimizer == "sgd" else MOMENTUM_SCRATCH)
+    """(markdown, code) that define `optimizer`, and `scheduler` when the lr follows a schedule."""
+    name = config.optimizer
+    text = f"The optimizer: {OPTIMIZER_NAMES[name].replace('0.9', f'{config.momentum:g}')}, lr = {config.lr:g}"
+    options = ""
+    if name in ("momentum", "nesterov"):
+        options += f", momentum={config.momentum!r}" + (", nesterov=True" if name == "nesterov" else "")
+    if config.weight_decay:
+        options += f", weight_decay={config.weight_decay!r}"
+        text += f", weight decay {config.weight_decay:g}"
+    if name == "adam":
+        code = f"optimizer = torch.optim.Adam(net.parameters(), lr=lr{options})"
+    elif config.scratch:
+        code = inspect.getsource(optim.SGD).strip("\n") + f"\n\n\noptimizer = SGD(net.parameters(), lr=lr{options})"
+    else:
+        code = f"optimizer = torch.optim.SGD(net.parameters(), lr=lr{options})"
+    if config.lr_schedule == "constant":
+        return text + ", the same at every step.", code
+    text += (
+        f". The one-cycle schedule: the lr rises from {config.lr / 25:.2g} to {config.lr:g} over the first 30% of the "
+        "steps, then falls to almost 0, along half a cosine each way; big steps in the middle, small ones at the end."
+    )
+    # the steps data_iter takes: a ragged last batch is one more, unless it is dropped
+    steps = "steps_per_epoch = len(X_train) // batch_size if drop_last else math.ceil(len(X_train) / batch_size)"
+    if config.scratch:
+        schedule = _from_scratch(optim.set_lr) + "\n\n\n" + inspect.getsource(optim.OneCycle).strip("\n")
+        code += f"\n\n\n{schedule}\n\n\n{steps}\nscheduler = OneCycle(optimizer, lr, steps_per_epoch * num_epochs)"
+    else:
+        code += (
+            f"\n{steps}\nscheduler = torch.optim.lr_scheduler.OneCycleLR(\n"
+            "    optimizer, lr, total_steps=steps_per_epoch * num_epochs, cycle_momentum=False\n)"
+        )
+    return text, code
 
 
 # --- The training loop --------------------------------------------------------------------------------
 
 TRAIN = '''
-def data_iter(X, y, batch_size, generator):
-    """The examples in a new random order, batch_size at a time (d2l 3.2)."""
+def data_iter(X, y, batch_size, generator, drop_last=False):
+    """The examples in a new random order, batch_size at a time (d2l 3.2); drop_last leaves out a ragged last batch."""
     indices = torch.randperm(len(X), generator=generator).to(X.device)
-    for i in range(0, len(X), batch_size):
+    end = len(X) - batch_size + 1 if drop_last and len(X) >= batch_size else len(X)
+    for i in range(0, end, batch_size):
         batch = indices[i : i + batch_size]
         yield X[batch], y[batch]
 
@@ -494,11 +522,11 @@ shuffler = torch.Generator().manual_seed(seed)  # the order of the examples, epo
 for epoch in range(num_epochs):
     net.train()
     total, num_batches = 0.0, 0
-    for X, y in data_iter(X_train, y_train, batch_size, shuffler):
+    for X, y in data_iter(X_train, y_train, batch_size, shuffler, drop_last):
         l = loss(net(X), y)
         optimizer.zero_grad()
         l.backward()
-        optimizer.step()
+        optimizer.step()$schedule_step
         total, num_batches = total + l.item(), num_batches + 1
     train_loss = total / num_batches
     $report
@@ -522,7 +550,8 @@ LEARNED = {
 
 def _training(config: RunConfig) -> tuple[str, str]:
     classify = config.dataset not in datasets.TABLE_SETS
-    code = _fill(TRAIN, **(CLASSIFY if classify else REGRESS))
+    step = "\n        scheduler.step()" if config.lr_schedule != "constant" else ""
+    code = _fill(TRAIN, schedule_step=step, **(CLASSIFY if classify else REGRESS))
     text = "Train: minibatches in a fresh random order each epoch, then the validation loss"
     if classify:
         return text + " and accuracy.", code
@@ -544,6 +573,10 @@ def _settings(config: RunConfig, root: str) -> str:
         f"lr, batch_size, num_epochs, seed = {config.lr!r}, {config.batch_size}, {config.epochs}, {config.seed}",
         f"device = {device}",
     ]
+    if config.model in ("resnet", "resnet18"):  # the models with batch norm
+        lines.append("drop_last = True  # a ragged last batch of a few images would drag batch norm's statistics")
+    else:
+        lines.append("drop_last = False")
     if config.dataset not in datasets.TABLE_SETS:
         lines.append(f"DATA = {json.dumps(root)}  # torchvision downloads the dataset here on the first run")
     return "\n".join(lines)
@@ -576,8 +609,24 @@ def _summary(config: RunConfig) -> str:
     return (
         f"{impl}, lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epoch"
         f"{'s' * (config.epochs > 1)}, seed {config.seed}, {OPTIMIZER_NAMES[config.optimizer]}, "
-        f"{LOSS_NAMES[_loss_name(config)]}" + (f", weights from N(0, {config.init_std:g}^2)" if config.init_std else "")
+        f"{LOSS_NAMES[config.loss_name]}" + "".join(_recipe(config))
     )
+
+
+def _recipe(config: RunConfig):
+    """What the run adds to d2l's plain recipe, as ', ...' parts of the summary."""
+    if config.init_std:
+        yield f", weights from N(0, {config.init_std:g}^2)"
+    if config.optimizer in ("momentum", "nesterov") and config.momentum != 0.9:
+        yield f", momentum {config.momentum:g}"
+    if config.weight_decay:
+        yield f", weight decay {config.weight_decay:g}"
+    if config.lr_schedule != "constant":
+        yield ", one-cycle lr schedule"
+    if config.label_smoothing:
+        yield f", label smoothing {config.label_smoothing:g}"
+    if config.normalize:
+        yield ", normalised inputs"
 
 
 def sections(config: RunConfig, root: str = "data") -> list[tuple[str, str]]:
@@ -586,7 +635,7 @@ def sections(config: RunConfig, root: str = "data") -> list[tuple[str, str]]:
         raise TypeError(f"need a RunConfig, got {type(config).__name__}")
     if config.dataset not in (*IMAGE_SHAPES, "synthetic", "exam"):
         raise ValueError(f"the dataset {config.dataset!r} exists only in this browser session, not as a file to load")
-    if _loss_name(config) == "mse" and config.dataset not in datasets.TABLE_SETS:
+    if config.loss_name == "mse" and config.dataset not in datasets.TABLE_SETS:
         raise ValueError("the squared loss 'mse' needs numbers to predict; for classes use softmax_mse or sigmoid_mse")
     model = _model(config)
     defined = set(re.findall(r"^def (\w+)\(", model[1], flags=re.M))

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from core import datasets
 from core.ops import loss_fn
-from core.optim import make_optimizer
+from core.optim import make_optimizer, set_lr
 from core.train import RunConfig, start
 
 START_LR, END_LR, NUM_STEPS = 1e-5, 10.0, 200
@@ -53,15 +53,6 @@ class Sweep:
         return self.losses[near]
 
 
-def _set_lr(optimizer, lr: float) -> None:
-    """Our SGD keeps one `lr`; PyTorch's optimizers keep it in each parameter group."""
-    if hasattr(optimizer, "param_groups"):
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-    else:
-        optimizer.lr = lr
-
-
 def find_lr(
     config: RunConfig,
     data: datasets.Data | None = None,
@@ -76,8 +67,8 @@ def find_lr(
         raise ValueError(f"need 0 < start_lr < end_lr and at least 2 steps (got {start_lr}, {end_lr}, {num_steps})")
     run = start(config, data)  # a new model from the seed: a trained one is never touched
     model, data = run.model, run.data
-    loss = loss_fn(config.loss, config.scratch, data.is_classification)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), start_lr, config.scratch)
+    loss = loss_fn(config.loss, config.scratch, data.is_classification, config.label_smoothing)
+    optimizer = make_optimizer(replace(config, lr=start_lr), model.parameters())
     shuffler = torch.Generator().manual_seed(config.seed)
     n, batch_size = len(data.X_train), min(config.batch_size, len(data.X_train))
     growth = (end_lr / start_lr) ** (1 / (num_steps - 1))  # lr_t = start_lr * growth^t
@@ -91,7 +82,7 @@ def find_lr(
             order = torch.randperm(n, generator=shuffler).to(run.device)
         idx, order = order[:batch_size], order[batch_size:]
         lr = start_lr * growth**t
-        _set_lr(optimizer, lr)
+        set_lr(optimizer, lr)
         l = loss(model(data.X_train.index_select(0, idx)), data.y_train.index_select(0, idx))
         optimizer.zero_grad()
         l.backward()

@@ -7,6 +7,7 @@ tests check every function here against its PyTorch twin, as micrograd checks it
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -28,9 +29,16 @@ def log_softmax(O: Tensor) -> Tensor:
     return O - torch.log(torch.exp(O).sum(dim=1, keepdim=True))
 
 
-def cross_entropy(O: Tensor, y: Tensor) -> Tensor:
-    """Mean of -log p(y | x) for logits O (n, q) and labels y (n,)."""
-    return -log_softmax(O)[torch.arange(len(y), device=y.device), y].mean()
+def cross_entropy(O: Tensor, y: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Mean of -log p(y | x) for logits O (n, q) and labels y (n,).
+
+    With label smoothing e the target is 1 - e on the true class plus e spread evenly over all q classes, so the
+    loss adds e times the mean of -log p over the classes: the model is never pushed to certainty."""
+    log_p = log_softmax(O)  # (n, q)
+    nll = -log_p[torch.arange(len(y), device=y.device), y]  # (n,)
+    if label_smoothing:
+        nll = (1 - label_smoothing) * nll - label_smoothing * log_p.mean(dim=1)
+    return nll.mean()
 
 
 def mse(y_hat: Tensor, y: Tensor) -> Tensor:
@@ -68,14 +76,18 @@ ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tens
 LOSSES = ("auto", "cross_entropy", "softmax_mse", "sigmoid_mse", "mse")
 
 
-def loss_fn(name: str, scratch: bool, classification: bool) -> Callable[[Tensor, Tensor], Tensor]:
-    """The loss for a run: `name` from LOSSES ("auto": cross-entropy or MSE by task)."""
+def loss_fn(
+    name: str, scratch: bool, classification: bool, label_smoothing: float = 0.0
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """The loss for a run: `name` from LOSSES ("auto": cross-entropy or MSE by task); cross-entropy may smooth."""
     if name == "auto":
         name = "cross_entropy" if classification else "mse"
     if name == "mse":
         return mse if scratch else F.mse_loss
     if name == "cross_entropy":
-        return cross_entropy if scratch else F.cross_entropy
+        if not label_smoothing:
+            return cross_entropy if scratch else F.cross_entropy
+        return functools.partial(cross_entropy if scratch else F.cross_entropy, label_smoothing=label_smoothing)
     if name not in ("softmax_mse", "sigmoid_mse"):
         raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
     if name == "softmax_mse":

@@ -23,11 +23,11 @@ import torch
 from torch import nn
 
 from core import datasets
-from core.device import DEVICES, describe, resolve_device
+from core.device import DEVICES, autocast, describe, resolve_device
 from core.evaluate import loss_and_accuracy
-from core.models import IMPLEMENTATIONS, MODELS, build_model, init_normal
+from core.models import IMPLEMENTATIONS, MODELS, build_model, has_batch_norm, init_normal
 from core.ops import ACTIVATIONS, LOSSES, loss_fn
-from core.optim import OPTIMIZERS, make_optimizer
+from core.optim import OPTIMIZERS, SCHEDULES, current_lr, make_optimizer, make_schedule
 
 TRACK_PARAMS = 16  # models this small report their parameters with each event: pages draw their path
 REPORT_SECONDS = 0.25  # a training-loss point at least this often, so curves grow smoothly
@@ -51,6 +51,12 @@ class RunConfig:
     device: str = "auto"
     optimizer: str = "sgd"
     loss: str = "auto"
+    # the training recipe; the defaults are d2l's plain minibatch SGD at a constant lr
+    momentum: float = 0.9  # for the optimizers "momentum" and "nesterov"
+    weight_decay: float = 0.0  # L2 penalty on every parameter, for any optimizer
+    lr_schedule: str = "constant"  # or "one_cycle": warm up to lr, then anneal (core.optim.OneCycle)
+    label_smoothing: float = 0.0  # cross-entropy's target: 1 - e on the true class, e spread over all
+    normalize: bool = False  # images: subtract the training set's mean and divide by its std, per channel
     # MLP
     num_hiddens: int = 256
     num_layers: int = 1
@@ -70,6 +76,9 @@ class RunConfig:
     num_examples: int = 1000
     # evaluations on the validation set per epoch (each is a point of the validation curves)
     evals_per_epoch: int = 4
+    # the evaluations during training use the first eval_examples validation examples (0 = all), the same ones
+    # every time; the last one, at the end of training, uses them all
+    eval_examples: int = 0
 
     def __post_init__(self):
         def choice(name, allowed):
@@ -104,6 +113,21 @@ class RunConfig:
         at_least("evals_per_epoch", 1, 100)
         if not (isinstance(self.init_std, int | float) and 0 <= self.init_std <= 100):  # NaN fails both
             raise ConfigError(f"init_std must be 0 (the model's own init) or a number up to 100, not {self.init_std!r}")
+
+        def number_in(name, low, high, span, high_open=False):
+            value = getattr(self, name)  # NaN fails every comparison
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and low <= value
+            if not (ok and (value < high if high_open else value <= high)):
+                raise ConfigError(f"{name} must be a number {span} (got {value!r})")
+
+        choice("lr_schedule", SCHEDULES)
+        if not (isinstance(self.momentum, int | float) and 0 < self.momentum < 1):
+            raise ConfigError(f"momentum must be a number above 0 and below 1 (got {self.momentum!r})")
+        number_in("weight_decay", 0, 1, "from 0 to 1")
+        number_in("label_smoothing", 0, 1, "of at least 0 and below 1", high_open=True)
+        at_least("eval_examples", 0)
+        if not isinstance(self.normalize, bool):
+            raise ConfigError(f"normalize must be True or False (got {self.normalize!r})")
         if not (self.noise >= 0 and math.isfinite(self.noise)):
             raise ConfigError(f"noise must be a number of at least 0 (got {self.noise!r})")
         tabular = self.dataset in datasets.TABLE_SETS
@@ -112,10 +136,21 @@ class RunConfig:
             raise ConfigError(f"the model {self.model!r} trains on {need}, not on {self.dataset!r}")
         if tabular and self.loss not in ("auto", "mse"):
             raise ConfigError(f"regression uses the squared loss; loss {self.loss!r} is for classification")
+        if self.label_smoothing and (tabular or self.loss not in ("auto", "cross_entropy")):
+            raise ConfigError(f"label smoothing is for the cross-entropy loss, not for {self.loss_name!r}")
+        if self.normalize and tabular:
+            raise ConfigError("input normalisation is for image datasets; a table's columns are used as they are")
 
     @property
     def scratch(self) -> bool:
         return self.implementation == "scratch"
+
+    @property
+    def loss_name(self) -> str:
+        """The loss that "auto" stands for: the squared loss for tables, cross-entropy for images."""
+        if self.loss != "auto":
+            return self.loss
+        return "mse" if self.dataset in datasets.TABLE_SETS else "cross_entropy"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -156,6 +191,8 @@ class Progress:
     examples_per_s: float  # training throughput so far, evaluation excluded
     elapsed: float  # seconds since the run started, evaluation included
     params: tuple[float, ...] | None = None  # every parameter, for models of at most TRACK_PARAMS (their path)
+    lr: float | None = None  # the learning rate of the last step (it changes along a schedule)
+    val_examples: int | None = None  # how many validation examples the evaluation used
 
     @property
     def seconds_left(self) -> float:
@@ -199,12 +236,13 @@ def start(config: RunConfig, data: datasets.Data | None = None) -> Run:
         data = datasets.load(config.dataset, device, **config.dataset_options())
     else:
         data = data.to(device)
+    stats = data.channel_stats if config.normalize else None  # of the whole training set, before any subset
     if config.train_examples:
         n = config.train_examples
         data = replace(data, X_train=data.X_train[:n], y_train=data.y_train[:n])
     with _seed_lock, torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = build_model(config, data.input_shape, data.num_outputs)
+        model = build_model(config, data.input_shape, data.num_outputs, stats)
         if config.init_std:
             init_normal(model, config.init_std)
     return Run(config, device, data, model.to(device))
@@ -224,17 +262,26 @@ def divergence_message(step: int, value: float, cfg: RunConfig, first: float | N
 
 
 def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
-    """Train `run.model` on `run.data` by minibatch SGD (or the chosen optimizer), yielding events."""
+    """Train `run.model` on `run.data` by minibatch SGD (or the chosen optimizer and schedule), yielding events."""
     cfg, data, model = run.config, run.data, run.model
-    loss = loss_fn(cfg.loss, cfg.scratch, data.is_classification)
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.scratch)
-    shuffler = torch.Generator().manual_seed(cfg.seed)
+    loss = loss_fn(cfg.loss, cfg.scratch, data.is_classification, cfg.label_smoothing)
     n = len(data.X_train)
     batch_size = min(cfg.batch_size, n)
-    steps_per_epoch = math.ceil(n / batch_size)
+    # batch norm: a ragged last batch of a few examples would drag the running statistics the evaluations use,
+    # so it is dropped, as DataLoader(drop_last=True) does; shuffled anew each epoch, no example is left out for good
+    drop_last = has_batch_norm(model) and n % batch_size != 0
+    steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
     total_steps = steps_per_epoch * cfg.epochs
+    optimizer = make_optimizer(cfg, model.parameters())
+    schedule = make_schedule(cfg, optimizer, total_steps)
+    shuffler = torch.Generator().manual_seed(cfg.seed)
     # evaluate evals_per_epoch times an epoch, at evenly spaced steps, the last one at its end
     eval_steps = {round(steps_per_epoch * (k + 1) / cfg.evals_per_epoch) for k in range(cfg.evals_per_epoch)}
+    # the evaluations along the way may use a fixed subset of the validation set; the last one uses all of it
+    X_eval, y_eval = data.X_val, data.y_val
+    if cfg.eval_examples:
+        X_eval, y_eval = X_eval[: cfg.eval_examples], y_eval[: cfg.eval_examples]
+    mixed = data.X_train.dim() == 4  # convolutional models: bfloat16 autocast on CUDA (core.device.autocast)
 
     num_params = sum(p.numel() for p in model.parameters())
     track = num_params <= TRACK_PARAMS
@@ -259,10 +306,14 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
             idx = order[i * batch_size : (i + 1) * batch_size]
             # (b, ...) gathered on the device; index_select is twice as fast as X[idx] on a CPU
             X, y = data.X_train.index_select(0, idx), data.y_train.index_select(0, idx)
-            l = loss(model(X), y)
+            lr = current_lr(optimizer)
+            with autocast(run.device, mixed):
+                l = loss(model(X), y)
             optimizer.zero_grad()
             l.backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             pending.append(l.detach())
             step, seen = step + 1, seen + len(idx)
 
@@ -279,9 +330,12 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
                 bad = int((~finite).nonzero()[0])
                 yield finish("diverged", divergence_message(step - len(losses) + bad + 1, float(losses[bad]), cfg))
                 return
-            val_loss = val_acc = None
+            val_loss = val_acc = val_examples = None
             if evaluate_now:
-                val_loss, val_acc = loss_and_accuracy(model, data.X_val, data.y_val, loss)  # back in train mode after
+                X_val, y_val = (data.X_val, data.y_val) if step == total_steps else (X_eval, y_eval)
+                with autocast(run.device, mixed):
+                    val_loss, val_acc = loss_and_accuracy(model, X_val, y_val, loss)  # back in train mode after
+                val_examples = len(X_val)
                 first_val_loss = first_val_loss or val_loss
                 # a thousand-fold rise is no slow start: the steps overshoot more each time
                 if not math.isfinite(val_loss) or val_loss > DIVERGED_RISE * first_val_loss:
@@ -298,6 +352,8 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
                 examples_per_s=seen / max(train_seconds, 1e-9),
                 elapsed=last_report - started,
                 params=tuple(torch.cat([p.detach().flatten() for p in model.parameters()]).tolist()) if track else None,
+                lr=lr,
+                val_examples=val_examples,
             )
             run.history.append(progress)
             yield progress

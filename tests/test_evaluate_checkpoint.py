@@ -112,10 +112,15 @@ def make_run(kind: str, small):
     if kind == "resnet":
         config = RunConfig(model="resnet", resnet_width=4, resnet_stages=2, epochs=1, train_examples=256)
         return train(config, small.head(256, 64))
+    if kind == "resnet-recipe":  # normalised inputs: the checkpoint must carry the training set's mean and std
+        config = RunConfig(
+            model="resnet", resnet_width=4, resnet_stages=2, epochs=1, normalize=True, lr_schedule="one_cycle"
+        )
+        return train(config, small.head(256, 64))
     return train(RunConfig(model="linear", dataset="exam", implementation="scratch", lr=0.001, epochs=1))
 
 
-@pytest.mark.parametrize("kind", ["softmax", "mlp-scratch", "resnet", "linear"])
+@pytest.mark.parametrize("kind", ["softmax", "mlp-scratch", "resnet", "resnet-recipe", "linear"])
 def test_save_and_load_give_the_same_model_and_config(small, tmp_path, kind):
     run = make_run(kind, small)
     assert run.outcome.status == "completed"
@@ -224,3 +229,11 @@ def test_a_damaged_checkpoint_is_refused(trained):
 def test_an_image_uploaded_by_mistake_is_not_said_to_hold_python_objects():
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64)
     assert "not a PyTorch checkpoint" in refused(png)
+
+
+def test_a_normalised_model_loads_with_its_training_statistics(small):
+    run = make_run("resnet-recipe", small)
+    loaded = checkpoint.load(checkpoint.to_bytes(run))
+    mean = small.head(256, 64).X_train.mean(dim=(0, 2, 3))
+    assert loaded.model.mean.flatten().tolist() == pytest.approx(mean.tolist()), "not the placeholder 0"
+    assert float(loaded.model.mean) != 0.0 and float(loaded.model.std) != 1.0

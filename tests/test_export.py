@@ -19,6 +19,10 @@ from core import datasets
 from core.export import file_name, sections, to_notebook, to_script
 from core.train import RunConfig, train
 
+# the ResNet page's recipe (issue 11)
+RECIPE = dict(
+    optimizer="nesterov", lr=0.2, weight_decay=5e-4, lr_schedule="one_cycle", label_smoothing=0.1, normalize=True
+)
 FAMILIES = [
     RunConfig(model="linear", dataset="synthetic", true_w=(2, 3), true_b=1, noise=0.5, num_examples=200),
     RunConfig(model="linear", dataset="exam", optimizer="momentum"),
@@ -28,6 +32,8 @@ FAMILIES = [
     RunConfig(model="mlp", dataset="mnist", activation="tanh", optimizer="momentum"),
     RunConfig(model="resnet", resnet_width=8, resnet_blocks=2, resnet_stages=2, train_examples=2000),
     RunConfig(model="resnet18", dataset="cifar10"),
+    RunConfig(model="resnet", dataset="cifar10", batch_size=128, **RECIPE),
+    RunConfig(model="mlp", optimizer="adam", weight_decay=1e-4, lr_schedule="one_cycle", lr=0.01),
 ]
 CASES = [
     RunConfig(**{**config.as_dict(), "implementation": impl}) for config in FAMILIES for impl in ("scratch", "concise")
@@ -117,8 +123,13 @@ def epoch_lines(stdout: str) -> list[dict[str, float]]:
         RunConfig(model="softmax", epochs=2, train_examples=10000),
         # seed 004's linear model: its N(0, 1) init and lr 1
         RunConfig(model="softmax", epochs=2, train_examples=10000, init_std=1.0, lr=1.0, loss="softmax_mse"),
+        # the ResNet page's recipe on a model quick enough to run twice: every piece of it is in the script
+        *(
+            RunConfig(model="softmax", implementation=impl, epochs=2, train_examples=10000, **RECIPE)
+            for impl in ("concise", "scratch")
+        ),
     ],
-    ids=["d2l", "post-init"],
+    ids=["d2l", "post-init", "recipe-concise", "recipe-scratch"],
 )
 def test_the_softmax_script_runs_and_matches_the_dashboard(config, fashion, tmp_path):
     epochs = epoch_lines(run_script(config, tmp_path))

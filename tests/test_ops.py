@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from core import ops
-from core.optim import SGD, make_optimizer
+from core.optim import SGD, OneCycle, current_lr, make_optimizer, make_schedule
+from core.train import RunConfig
 
 
 def values_and_grads(fn, *inputs: torch.Tensor, upstream: torch.Tensor | None = None):
@@ -139,8 +140,15 @@ def _regression_problem():
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"momentum": 0.9}, {"weight_decay": 0.01}, {"momentum": 0.9, "weight_decay": 0.05}],
-    ids=["plain", "momentum", "weight_decay", "momentum+weight_decay"],
+    [
+        {},
+        {"momentum": 0.9},
+        {"weight_decay": 0.01},
+        {"momentum": 0.9, "weight_decay": 0.05},
+        {"momentum": 0.9, "nesterov": True},
+        {"momentum": 0.8, "nesterov": True, "weight_decay": 5e-4},
+    ],
+    ids=["plain", "momentum", "weight_decay", "momentum+weight_decay", "nesterov", "nesterov+weight_decay"],
 )
 def test_sgd_takes_the_steps_torch_takes(options):
     w0, b0, X, y = _regression_problem()
@@ -182,12 +190,79 @@ def test_sgd_skips_parameters_without_gradients():
     assert a.grad is None
 
 
+def test_nesterov_steps_are_bitwise_identical_to_torch():
+    w0, _, X, y = _regression_problem()
+    ours, theirs = w0.clone().requires_grad_(), w0.clone().requires_grad_()
+    options = dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    our_opt, their_opt = SGD([ours], **options), torch.optim.SGD([theirs], **options)
+    for _ in range(10):
+        for w, opt in ((ours, our_opt), (theirs, their_opt)):
+            opt.zero_grad()
+            ((X @ w - y) ** 2).mean().backward()
+            opt.step()
+    assert torch.equal(ours, theirs)
+
+
 def test_make_optimizer_picks_ours_from_scratch_and_torchs_otherwise():
     params = [torch.nn.Parameter(torch.zeros(2))]
-    ours = make_optimizer("momentum", params, lr=0.1, scratch=True)
-    assert isinstance(ours, SGD) and ours.momentum == 0.9 and ours.lr == 0.1
-    plain = make_optimizer("sgd", params, lr=0.1, scratch=True)
-    assert isinstance(plain, SGD) and plain.momentum == 0.0
-    concise = make_optimizer("momentum", params, lr=0.1, scratch=False)
-    assert isinstance(concise, torch.optim.SGD) and concise.param_groups[0]["momentum"] == 0.9
-    assert isinstance(make_optimizer("adam", params, lr=0.1, scratch=True), torch.optim.Adam)
+
+    def of(**options):
+        return make_optimizer(RunConfig(**options), params)
+
+    ours = of(optimizer="momentum", implementation="scratch")
+    assert isinstance(ours, SGD) and ours.momentum == 0.9 and ours.lr == 0.1 and not ours.nesterov
+    plain = of(optimizer="sgd", implementation="scratch", momentum=0.5)
+    assert isinstance(plain, SGD) and plain.momentum == 0.0, "plain SGD ignores the momentum setting"
+    nesterov = of(optimizer="nesterov", implementation="scratch", momentum=0.8, weight_decay=1e-3)
+    assert (nesterov.momentum, nesterov.nesterov, nesterov.weight_decay) == (0.8, True, 1e-3)
+    concise = of(optimizer="nesterov", weight_decay=5e-4)
+    group = concise.param_groups[0]
+    assert isinstance(concise, torch.optim.SGD)
+    assert (group["momentum"], group["nesterov"], group["weight_decay"]) == (0.9, True, 5e-4)
+    adam = of(optimizer="adam", implementation="scratch", weight_decay=1e-4)
+    assert isinstance(adam, torch.optim.Adam) and adam.param_groups[0]["weight_decay"] == 1e-4
+
+
+# --- core.optim.OneCycle against torch.optim.lr_scheduler.OneCycleLR ---------------------------
+
+
+@pytest.mark.parametrize("total_steps", [1, 2, 7, 100, 469])
+def test_one_cycle_gives_every_step_the_lr_torch_gives(total_steps):
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    ours = SGD(params, lr=0.2)
+    schedule = OneCycle(ours, 0.2, total_steps)
+    theirs = torch.optim.SGD(params, lr=0.2, momentum=0.9)
+    their_schedule = torch.optim.lr_scheduler.OneCycleLR(theirs, 0.2, total_steps=total_steps, cycle_momentum=False)
+    ours_lrs, theirs_lrs = [], []
+    for _ in range(total_steps):
+        ours_lrs.append(current_lr(ours))
+        theirs_lrs.append(current_lr(theirs))
+        theirs.step()  # no gradients: only the schedule moves
+        schedule.step()
+        their_schedule.step()
+    assert ours_lrs == pytest.approx(theirs_lrs, rel=1e-12, abs=1e-15)
+    assert theirs.param_groups[0]["momentum"] == 0.9, "the momentum is not cycled"
+    if total_steps >= 100:
+        peak = max(range(total_steps), key=ours_lrs.__getitem__)
+        assert ours_lrs[0] == pytest.approx(0.2 / 25) and max(ours_lrs) == pytest.approx(0.2, rel=1e-4)
+        assert peak == pytest.approx(0.3 * total_steps, abs=1.5), "the lr peaks after 30% of the steps"
+        assert ours_lrs[-1] < 1e-4, "and ends near 0"
+
+
+def test_make_schedule_is_ours_from_scratch_torchs_otherwise_and_none_for_a_constant_lr():
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    scratch = RunConfig(lr_schedule="one_cycle", implementation="scratch")
+    assert isinstance(make_schedule(scratch, make_optimizer(scratch, params), 10), OneCycle)
+    concise = RunConfig(lr_schedule="one_cycle")
+    schedule = make_schedule(concise, make_optimizer(concise, params), 10)
+    assert isinstance(schedule, torch.optim.lr_scheduler.OneCycleLR)
+    assert make_schedule(RunConfig(), make_optimizer(RunConfig(), params), 10) is None
+
+
+@pytest.mark.parametrize("smoothing", [0.1, 0.5])
+def test_label_smoothing_matches_torch(logits, labels, smoothing):
+    scratch = ops.loss_fn("cross_entropy", scratch=True, classification=True, label_smoothing=smoothing)
+    concise = ops.loss_fn("auto", scratch=False, classification=True, label_smoothing=smoothing)
+    assert_twins(scratch, concise, logits, labels)
+    plain = ops.loss_fn("cross_entropy", scratch=True, classification=True)
+    assert float(scratch(logits, labels)) != pytest.approx(float(plain(logits, labels))), "smoothing changes it"

@@ -11,6 +11,9 @@ import pytest
 import torch
 
 import core.train
+from core.evaluate import loss_and_accuracy
+from core.models import bare
+from core.optim import SGD, OneCycle
 from core.train import ConfigError, Finished, Progress, RunConfig, Started, fit, start, train
 
 
@@ -62,6 +65,20 @@ def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
         ({"init_std": -1.0}, ["init_std", "0 (the model's own init)", "up to 100"]),
         ({"init_std": float("nan")}, ["init_std", "nan"]),
         ({"init_std": "1"}, ["init_std"]),
+        # the training recipe (issue 11): the same refusals from the sidebar and from a shared link
+        ({"momentum": 1.5}, ["momentum", "above 0 and below 1", "1.5"]),
+        ({"momentum": 1.0}, ["momentum", "below 1"]),
+        ({"momentum": float("nan")}, ["momentum", "nan"]),
+        ({"weight_decay": -1e-4}, ["weight_decay", "from 0 to 1", "-0.0001"]),
+        ({"weight_decay": float("inf")}, ["weight_decay", "from 0 to 1"]),
+        ({"label_smoothing": 1.0}, ["label_smoothing", "below 1"]),
+        ({"label_smoothing": -0.1}, ["label_smoothing", "at least 0"]),
+        ({"label_smoothing": True}, ["label_smoothing"]),
+        ({"lr_schedule": "cyclic"}, ["lr_schedule", "'cyclic'", "constant", "one_cycle"]),
+        ({"label_smoothing": 0.1, "loss": "softmax_mse"}, ["label smoothing", "cross-entropy", "softmax_mse"]),
+        ({"normalize": "yes"}, ["normalize", "True or False"]),
+        ({"normalize": True, "model": "linear", "dataset": "exam"}, ["normalisation", "image datasets"]),
+        ({"eval_examples": -1}, ["eval_examples"]),
     ],
 )
 def test_invalid_configs_are_refused_with_what_is_allowed(options, expected):
@@ -83,6 +100,14 @@ def test_invalid_configs_are_refused_with_what_is_allowed(options, expected):
         {"model": "resnet", "dataset": "cifar10", "device": "cpu", "optimizer": "adam"},
         {"model": "softmax", "loss": "softmax_mse", "lr": 100, "batch_size": 1, "epochs": 1},
         {"model": "mlp", "init_std": 1},
+        {
+            "model": "resnet",
+            "optimizer": "nesterov",
+            "momentum": 0.95,
+            "weight_decay": 5e-4,
+            "lr_schedule": "one_cycle",
+        },
+        {"label_smoothing": 0.1, "normalize": True, "eval_examples": 2000},
     ],
 )
 def test_valid_configs_are_accepted(options):
@@ -370,3 +395,68 @@ def test_a_small_resnet_trains(fashion, implementation):
     # it learns: from chance (ln 10 = 2.3) to 1.26-1.33 over seeds 0-2 in 32 steps. Validation accuracy is no
     # test here: batch norm's running statistics still lag weights that move this fast (10-34% after 32 steps)
     assert run.history[0].train_loss > 2.0 and run.history[-1].train_loss < 1.6
+
+
+# --- The training recipe (issue 11) -----------------------------------------------------------
+
+
+def test_a_ragged_last_batch_is_dropped_only_for_models_with_batch_norm(tiny):
+    # 512 images in batches of 96: five full batches and a ragged one of 32
+    resnet = RunConfig(model="resnet", resnet_width=4, resnet_stages=1, batch_size=96, epochs=2)
+    started, progress, _ = events_of(start(resnet, tiny))
+    assert started.steps_per_epoch == 5 and started.total_steps == 10, "batch norm never sees the 32 images alone"
+    started, _, _ = events_of(start(replace(resnet, model="softmax"), tiny))
+    assert started.steps_per_epoch == 6, "a model without batch norm keeps d2l's every-example epoch"
+    started, _, _ = events_of(start(replace(resnet, batch_size=128), tiny))
+    assert started.steps_per_epoch == 4, "nothing to drop when the batches fit"
+
+
+def test_evaluations_along_the_way_use_the_subset_and_the_last_one_all(small):
+    run = start(RunConfig(model="softmax", epochs=2, batch_size=100, eval_examples=200), small)
+    _, progress, finished = events_of(run)
+    evals = [p for p in progress if p.val_loss is not None]
+    assert [p.val_examples for p in evals] == [200] * (len(evals) - 1) + [500]
+    assert all(p.val_examples is None for p in progress if p.val_loss is None)
+    full = loss_and_accuracy(run.model, small.X_val, small.y_val, torch.nn.functional.cross_entropy)
+    assert (evals[-1].val_loss, evals[-1].val_acc) == pytest.approx(full), "the result is on every validation image"
+    assert f"{full[1]:.1%}" in finished.message
+
+
+@pytest.mark.parametrize("implementation", ["scratch", "concise"])
+def test_the_events_carry_the_one_cycle_lr(tiny, implementation):
+    config = RunConfig(lr=0.5, lr_schedule="one_cycle", implementation=implementation, batch_size=8, epochs=2)
+    started, progress, _ = events_of(start(config, tiny))
+    formula = OneCycle(SGD([], lr=0.5), 0.5, started.total_steps)
+    assert [p.lr for p in progress] == pytest.approx([formula.lr_at(p.step - 1) for p in progress])
+    assert progress[0].lr == pytest.approx(0.5 / 25), "the first step warms up at lr / 25"
+    assert max(p.lr for p in progress) > 0.4 and progress[-1].lr < 0.5 / 100
+    constant = [p.lr for p in events_of(start(RunConfig(lr=0.5, batch_size=8, epochs=1), tiny))[1]]
+    assert set(constant) == {0.5}
+
+
+def test_normalisation_uses_the_whole_training_sets_statistics_inside_the_model(small):
+    run = start(RunConfig(model="mlp", num_hiddens=16, normalize=True, train_examples=300), small)
+    mean, std = small.X_train.mean(dim=(0, 2, 3)), small.X_train.std(dim=(0, 2, 3))
+    assert run.model.mean.flatten().tolist() == pytest.approx(mean.tolist())  # 2,000 images, not the 300
+    assert run.model.std.flatten().tolist() == pytest.approx(std.tolist())
+    X = small.X_val[:8]
+    torch.testing.assert_close(
+        run.model(X), bare(run.model)((X - mean.reshape(1, -1, 1, 1)) / std.reshape(1, -1, 1, 1))
+    )
+    plain = start(RunConfig(model="mlp", num_hiddens=16), small).model
+    assert bare(plain) is plain and not hasattr(plain, "mean")
+
+
+def test_the_twins_train_alike_with_the_recipe(small):
+    """The from-scratch optimizer, schedule and loss take the steps torch's take: the same weights after an epoch."""
+    recipe = dict(optimizer="nesterov", weight_decay=5e-4, lr_schedule="one_cycle", label_smoothing=0.1)
+    config = RunConfig(model="softmax", normalize=True, batch_size=64, epochs=1, **recipe)
+    scratch, concise = start(replace(config, implementation="scratch"), small), start(config, small)
+    with torch.no_grad():  # the same starting weights (the scratch model draws its own, as d2l does)
+        bare(scratch.model).W.copy_(bare(concise.model).W)
+        bare(scratch.model).b.copy_(bare(concise.model).b)
+    events_of(scratch), events_of(concise)
+    # float noise only: X @ W and nn.Linear round differently, and momentum carries it along (8e-5 here)
+    torch.testing.assert_close(bare(scratch.model).W, bare(concise.model).W, rtol=0, atol=3e-4)
+    assert scratch.last_eval.val_acc == pytest.approx(concise.last_eval.val_acc, abs=0.002)
+    assert scratch.last_eval.val_acc > 0.7

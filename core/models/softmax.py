@@ -46,6 +46,8 @@ def weight_images(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tenso
     Colour channels are averaged. One scale for every class (the largest |w| of all maps to 0 or 1), so the same
     grey means the same weight in every picture and a class with weak weights looks faint.
     """
+    from core.models import bare  # core.models imports this module first
+
     C, H, W = input_shape
-    weights = model.W.detach().cpu().T.reshape(-1, C, H, W).mean(dim=1)  # (q, H, W)
+    weights = bare(model).W.detach().cpu().T.reshape(-1, C, H, W).mean(dim=1)  # (q, H, W)
     return 0.5 + weights / (2 * weights.abs().max().clamp(min=1e-12))
