@@ -171,6 +171,28 @@ class RunConfig:
         return {}
 
 
+# d2l's plain recipe, RunConfig's defaults: minibatch SGD at a constant lr on the raw pixels
+PLAIN = {
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "lr_schedule": "constant",
+    "label_smoothing": 0.0,
+    "normalize": False,
+}
+# a modern recipe for the convolutional models (bench/README.md has its figures): normalised inputs, Nesterov
+# momentum, weight decay, a one-cycle schedule peaking at lr 0.2, label smoothing, batch 128
+RECIPE = {
+    "optimizer": "nesterov",
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "lr_schedule": "one_cycle",
+    "label_smoothing": 0.1,
+    "normalize": True,
+}
+RECIPE_LR, RECIPE_BATCH = 0.2, 128
+
+
 @dataclass(frozen=True)
 class Started:
     device: str  # what was used, e.g. "cpu" or "cuda:0"

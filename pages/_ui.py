@@ -25,7 +25,8 @@ from core import checkpoint, datasets, export
 from core.device import available_devices, describe, resolve_device
 from core.evaluate import Evaluation, evaluate
 from core.jobs import Job, Scheduler
-from core.train import ConfigError, RunConfig
+from core.train import PLAIN, ConfigError, RunConfig
+from pages._recipe import LINK_CHECKS, is_number_in, recipe_settings
 
 # 1e-4 .. 10 on a log scale; 3 is there for d2l's lr 0.03
 LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 3, 5)] + [10.0]
@@ -94,23 +95,14 @@ def url_warnings(link: dict[str, str | None], valid: dict[str, Callable[[str], b
             st.warning(f"The link's setting `{key}={raw}` is not allowed here, so the default is used.")
 
 
-def _is_number_in(options):
-    def check(raw: str) -> bool:
-        try:
-            return float(raw) in options
-        except ValueError:
-            return False
-
-    return check
-
-
 def common_settings(
-    default_epochs: int = 10, default_lr: float = 0.1, image: bool = True, default_batch: int = 256
+    default_epochs: int = 10, default_lr: float = 0.1, image: bool = True, default_batch: int = 256, recipe=PLAIN
 ) -> dict:
-    """Sidebar: dataset, implementation, lr, batch size, epochs, seed, device, optimizer."""
+    """Sidebar: dataset, implementation, lr, batch size, epochs, seed, device, and the training recipe (its
+    optimizer, momentum, weight decay, lr schedule, label smoothing and normalisation start at `recipe`)."""
     sb = st.sidebar
     settings = {}
-    link = {key: st.query_params.get(key) for key in ("lr", "batch", "epochs", "seed", "device")}
+    link = {key: st.query_params.get(key) for key in ("lr", "batch", "epochs", "seed", "device", *LINK_CHECKS)}
     if image:
         choices = dataset_choices()
         if not choices:
@@ -141,18 +133,13 @@ def common_settings(
     settings["epochs"] = sb.slider("Epochs", 1, 50, default_epochs, key="epochs", bind="query-params")
     settings["seed"] = sb.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
     settings["device"] = sb.selectbox("Device", available_devices(), key="device", bind="query-params")
-    settings["optimizer"] = sb.selectbox(
-        "Optimizer",
-        ["sgd", "momentum", "adam"],
-        help="sgd: minibatch SGD; momentum: SGD with momentum 0.9; adam: Adam",
-        key="optimizer",
-        bind="query-params",
-    )
+    settings |= recipe_settings(recipe, image)
     url_warnings(
         link,
         {
-            "lr": _is_number_in(LR_OPTIONS),
-            "batch": _is_number_in(BATCH_OPTIONS),
+            **LINK_CHECKS,
+            "lr": is_number_in(LR_OPTIONS),
+            "batch": is_number_in(BATCH_OPTIONS),
             # isdecimal, not isdigit: "²" is a digit that int() refuses
             "epochs": lambda raw: raw.isdecimal() and 1 <= int(raw) <= 50,
             "seed": lambda raw: raw.isdecimal() and int(raw) < 2**31,
@@ -307,7 +294,14 @@ def status_line(job: Job) -> None:
 def history_frame(job: Job) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"epoch": p.epoch, "train loss": p.train_loss, "val loss": p.val_loss, "val accuracy": p.val_acc}
+            {
+                "epoch": p.epoch,
+                "train loss": p.train_loss,
+                "val loss": p.val_loss,
+                "val accuracy": p.val_acc,
+                "lr": p.lr,
+                "val images": p.val_examples,
+            }
             for p in job.history
         ]
     )
@@ -318,17 +312,42 @@ def draw_curves(job: Job) -> None:
     if frame.empty:
         return
     classification = frame["val accuracy"].notna().any()
+    scheduled = job.config.lr_schedule != "constant"  # its lr as a thin line under the loss
+    val = frame.dropna(subset=["val loss"])
+    accuracy_title = "Validation accuracy"
+    if job.config.eval_examples and job.config.eval_examples < len(job.run.data.X_val if job.run else ()):
+        # the chart says which images each point is on: the last one uses them all
+        accuracy_title += f" (first {job.config.eval_examples:,} images; at the end: all)"
     fig = make_subplots(
-        1, 2 if classification else 1, subplot_titles=("Loss", "Validation accuracy")[: 1 + classification]
+        2 if scheduled else 1,
+        2 if classification else 1,
+        subplot_titles=("Loss", accuracy_title)[: 1 + classification],
+        row_heights=[0.78, 0.22] if scheduled else None,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
     )
     fig.add_scatter(x=frame["epoch"], y=frame["train loss"], name="train loss", mode="lines", row=1, col=1)
-    val = frame.dropna(subset=["val loss"])
     fig.add_scatter(x=val["epoch"], y=val["val loss"], name="val loss", mode="lines+markers", row=1, col=1)
     if classification:
-        fig.add_scatter(x=val["epoch"], y=val["val accuracy"], name="val accuracy", mode="lines+markers", row=1, col=2)
+        fig.add_scatter(
+            x=val["epoch"],
+            y=val["val accuracy"],
+            name="val accuracy",
+            mode="lines+markers",
+            customdata=val["val images"],
+            hovertemplate="epoch %{x:.2f}: %{y:.1%} of %{customdata:,} images<extra></extra>",
+            row=1,
+            col=2,
+        )
         fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=2)
-    fig.update_xaxes(title_text="epoch", range=[0, job.config.epochs])
-    fig.update_layout(height=320, margin=dict(t=30, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
+    if scheduled:
+        line = dict(width=1, color="grey")
+        fig.add_scatter(x=frame["epoch"], y=frame["lr"], name="lr", mode="lines", line=line, row=2, col=1)
+        fig.update_yaxes(title_text="lr", row=2, col=1, rangemode="tozero")
+    fig.update_xaxes(range=[0, job.config.epochs])
+    fig.update_xaxes(title_text="epoch", row=2 if scheduled else 1)
+    height = 400 if scheduled else 320
+    fig.update_layout(height=height, margin=dict(t=30, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.2))
     st.plotly_chart(fig, key=f"curves-{job.id}")
 
 
@@ -448,9 +467,11 @@ def training_page(
     extra_tabs: dict[str, Callable[[Job], None]] | None = None,
     default_epochs: int = 10,
     default_lr: float = 0.1,
+    default_batch: int = 256,
+    recipe: dict = PLAIN,
 ) -> None:
     """The common body of the image-classification pages: settings, Train/Stop, live view, results."""
-    settings = common_settings(default_epochs, default_lr)
+    settings = common_settings(default_epochs, default_lr, default_batch=default_batch, recipe=recipe)
     model = knobs.pop("model", models[0])
     config = make_config(model=model, **settings, **knobs)
     export_buttons(config)

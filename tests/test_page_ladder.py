@@ -90,7 +90,9 @@ def test_train_the_ladder_places_every_rung():
         "Linear, cross-entropy",
     ]
     assert len(chart(at, "ladder-chart")["data"][0]["y"]) == 8
-    assert any("ResNet trains on the first 2,000" in c.value for c in at.caption)
+    resnet = jobs[-1].config
+    assert (resnet.model, resnet.lr_schedule, resnet.normalize) == ("resnet", "one_cycle", True), "the page's recipe"
+    assert not any("ResNet trains for 1 epoch" in c.value for c in at.caption), "1 epoch is what the slider says"
     assert not at.button(key="train").disabled
 
 

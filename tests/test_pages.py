@@ -78,10 +78,14 @@ def curve_points(at: AppTest, job) -> int:
     assert len(charts) == 1, [c.key for c in at.get("plotly_chart")]
     figure = json.loads(charts[0].proto.spec)
     train_loss = next(t for t in figure["data"] if t["name"] == "train loss")
-    x = train_loss["x"]
-    if isinstance(x, dict):  # plotly's typed array: {"dtype": "f8", "bdata": base64}
-        return len(base64.b64decode(x["bdata"])) // np.dtype(x["dtype"]).itemsize
-    return len(x)
+    return len(values(train_loss["x"]))
+
+
+def values(array) -> list:
+    """A plotly figure's array as a list; plotly sends numbers as a typed array {"dtype": "f8", "bdata": base64}."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
 
 
 def assert_results(at: AppTest, job, tabs: list[str]) -> None:
@@ -112,17 +116,32 @@ def test_home_loads_and_lists_the_datasets():
 
 
 @pytest.mark.parametrize(
-    ("name", "title"),
-    [("softmax", "Softmax regression"), ("mlp", "Multilayer perceptron"), ("resnet", "ResNet")],
+    ("name", "title", "defaults"),
+    [
+        # d2l's numbers are the tutorials': plain minibatch SGD at lr 0.1, batch 256, on the raw pixels
+        ("softmax", "Softmax regression", (0.1, 256, "sgd", "constant", 0.0, 0.0, False)),
+        ("mlp", "Multilayer perceptron", (0.1, 256, "sgd", "constant", 0.0, 0.0, False)),
+        # the ResNet page starts from the recipe (issue 11)
+        ("resnet", "ResNet", (0.2, 128, "nesterov", "one_cycle", 5e-4, 0.1, True)),
+    ],
 )
-def test_training_page_loads_with_train_enabled_and_stop_disabled(name, title):
+def test_training_page_loads_with_train_enabled_and_stop_disabled(name, title, defaults):
     at = open_page(session(), name)
     assert texts(at.title) == [title]
     assert not at.error and not at.warning
     assert not at.button(key="train").disabled
     assert at.button(key="stop").disabled
     assert any("press **Train**" in i.value for i in at.info)
-    assert at.select_slider(key="lr").value in (0.1, 0.05)
+    shown = (
+        at.select_slider(key="lr").value,
+        at.select_slider(key="batch").value,
+        at.selectbox(key="optimizer").value,
+        at.radio(key="schedule").value,
+        at.select_slider(key="wd").value,
+        at.select_slider(key="smoothing").value,
+        at.toggle(key="normalize").value,
+    )
+    assert shown == defaults
 
 
 def test_compare_page_without_runs_says_so():
@@ -192,6 +211,35 @@ def test_resnet_trains_on_a_subset_and_shows_its_mistakes():
     assert len(job.run.data.X_train) == 2000
     assert texts(at.success) == [job.outcome.message]
     assert_results(at, job, ["Mistakes", "Confusion matrix", "Per-class accuracy"])
+    # the recipe is the page's default: its lr schedule is drawn under the loss, and the chart names its subset
+    config = job.config
+    assert (config.optimizer, config.lr_schedule, config.label_smoothing, config.normalize) == (
+        "nesterov",
+        "one_cycle",
+        0.1,
+        True,
+    )
+    figure = json.loads(next(c for c in at.get("plotly_chart") if c.key == f"curves-{job.id}").proto.spec)
+    lr_line = next(t for t in figure["data"] if t["name"] == "lr")
+    assert values(lr_line["y"]) == pytest.approx([p.lr for p in job.history])
+    titles = [a["text"] for a in figure["layout"]["annotations"]]
+    assert "Validation accuracy (first 2,000 images; at the end: all)" in titles, titles
+
+
+@needs_fashion_mnist
+def test_the_resnet_page_switches_between_the_recipe_and_d2ls_plain_sgd():
+    at = open_page(session(), "resnet")
+    at.button(key="preset-Plain SGD, as d2l 8.6").click().run()
+    assert not at.exception, at.exception
+    plain = (at.select_slider(key="lr").value, at.select_slider(key="batch").value, at.selectbox(key="optimizer").value)
+    assert plain == (0.05, 256, "sgd")
+    assert (at.radio(key="schedule").value, at.select_slider(key="wd").value) == ("constant", 0.0)
+    assert (at.select_slider(key="smoothing").value, at.toggle(key="normalize").value) == (0.0, False)
+    assert at.query_params["optimizer"] == "sgd", "a link shares the plain setup"
+    at.button(key="preset-The recipe").click().run()
+    assert (at.select_slider(key="lr").value, at.selectbox(key="optimizer").value) == (0.2, "nesterov")
+    assert at.toggle(key="normalize").value and "optimizer" not in at.query_params, "back to the page's defaults"
+    assert not at.warning and not at.error
 
 
 @needs_fashion_mnist
@@ -260,7 +308,21 @@ def test_shared_link_sets_the_sidebar():
 
 @pytest.mark.parametrize(
     ("key", "raw"),
-    [("lr", "-5"), ("lr", "0.4"), ("batch", "100"), ("epochs", "zero"), ("epochs", "²"), ("seed", "99999999999")],
+    [
+        ("lr", "-5"),
+        ("lr", "0.4"),
+        ("batch", "100"),
+        ("epochs", "zero"),
+        ("epochs", "²"),
+        ("seed", "99999999999"),
+        # the training recipe (issue 11)
+        ("wd", "-0.0005"),
+        ("smoothing", "1"),
+        ("schedule", "cyclic"),
+        ("momentum", "1.5"),
+        ("optimizer", "rmsprop"),
+        ("normalize", "maybe"),
+    ],
 )
 def test_a_link_with_a_setting_that_is_not_allowed_warns_and_uses_the_default(key, raw):
     at = open_page(session(), "softmax", **{key: raw})
