@@ -175,7 +175,8 @@ def test_a_sweep_that_outlasts_the_click_draws_itself_when_it_ends(server, page)
     click, polls until the sweep ends and draws the loss against the lr with its suggestion."""
     from playwright.sync_api import expect
 
-    page.goto(f"{server}/resnet?width=8")
+    # 100 steps of 512 images: well past the click's 5 s wait, even with channels-last convolutions
+    page.goto(f"{server}/resnet?width=16&batch=512")
     page.get_by_text("Learning-rate finder").click()
     find = page.get_by_role("button", name="Find a learning rate")
     expect(find).to_be_visible(timeout=60_000)
