@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-EVAL_BATCH = 2048
+EVAL_BATCH = 256  # convolutions on a CPU: 2x faster than 2048 (caches); linear models: the same speed
 
 
 @torch.inference_mode()

@@ -509,7 +509,7 @@ def data_iter(X, y, batch_size, generator, drop_last=False):
         yield X[batch], y[batch]
 
 
-def evaluate(net, X, y, batch_size=2048):
+def evaluate(net, X, y, batch_size=256):
     """$evaluate_doc"""
     net.eval()  # (batch norm, where there is any, uses its running statistics)
     with torch.no_grad():

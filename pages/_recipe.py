@@ -108,6 +108,5 @@ def _set(values: dict) -> None:
 
 def preset_buttons(presets: dict[str, dict]) -> None:
     """One button per preset (label -> widget key -> value) that sets those widgets at once."""
-    cols = st.sidebar.columns(len(presets))
-    for col, (label, values) in zip(cols, presets.items()):
-        col.button(label, key=f"preset-{label}", on_click=_set, args=(values,), width="stretch")
+    for label, values in presets.items():  # one under the other: the sidebar is too narrow for their labels
+        st.sidebar.button(label, key=f"preset-{label}", on_click=_set, args=(values,), width="stretch")

@@ -340,6 +340,7 @@ def draw_curves(job: Job) -> None:
             col=2,
         )
         fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=2)
+        fig.update_xaxes(title_text="epoch", showticklabels=True, row=1, col=2)
     if scheduled:
         line = dict(width=1, color="grey")
         fig.add_scatter(x=frame["epoch"], y=frame["lr"], name="lr", mode="lines", line=line, row=2, col=1)

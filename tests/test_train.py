@@ -460,3 +460,21 @@ def test_the_twins_train_alike_with_the_recipe(small):
     torch.testing.assert_close(bare(scratch.model).W, bare(concise.model).W, rtol=0, atol=3e-4)
     assert scratch.last_eval.val_acc == pytest.approx(concise.last_eval.val_acc, abs=0.002)
     assert scratch.last_eval.val_acc > 0.7
+
+
+def test_mixed_precision_is_for_cuda_only_so_the_cpu_stays_exact(tiny):
+    """bfloat16 autocast speeds up a GPU; on the CPU the loop must compute in float32, as its tests assume."""
+    from core.device import autocast
+
+    run = start(RunConfig(model="resnet", resnet_width=4, resnet_stages=1), tiny)
+    with autocast("cpu"):
+        assert run.model(tiny.X_val[:4]).dtype == torch.float32
+    assert not torch.is_autocast_enabled("cpu")
+
+
+def test_resnet18_runs_through_the_same_loop(tiny):
+    """The GPU model of the ResNet page: the same fit, events and batch-norm rule, on a few images here."""
+    run = start(RunConfig(model="resnet18", train_examples=24, batch_size=16, epochs=1), tiny.head(24, 16))
+    started, progress, finished = events_of(run)
+    assert finished.status == "completed" and started.steps_per_epoch == 1, "the ragged 8 are dropped"
+    assert started.num_params > 11_000_000 and progress[-1].val_examples == 16
