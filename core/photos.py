@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-MAX_UPLOAD_MB = 20  # the largest upload accepted, in MB; the Streamlit page sets its upload limit from it
+MAX_UPLOAD_MB = 20  # the largest photo, in MB of 10^6 bytes as Streamlit's uploader counts them (the page sets it)
 MAX_MEGAPIXELS = 40  # 40 MP decode to 120 MB of RGB; larger images are refused from their header alone
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 TINY_SIDE = 32  # a photo narrower than this is still classified, with a warning
@@ -45,8 +45,8 @@ def decode_photo(data: bytes, name: str = "photo") -> Photo:
     """Decode one uploaded file; any problem comes back as `Photo.error`, never as an exception."""
     if not data:
         return _refused(name, "the file is empty (0 bytes).")
-    if len(data) > MAX_UPLOAD_MB * 2**20:
-        return _refused(name, f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+    if len(data) > MAX_UPLOAD_MB * 10**6:
+        return _refused(name, f"the file is {len(data) / 10**6:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
     try:
         # Image.open reads the header only; PIL itself refuses sizes past twice its own limit (179 MP).
         img = Image.open(io.BytesIO(data), formats=FORMATS)

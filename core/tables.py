@@ -25,12 +25,15 @@ from core.datasets import PROJECT_DIR, USER_TABLE, Data
 
 HOUSE_TINY = PROJECT_DIR / "assets" / "house_tiny.csv"
 EXAMPLES = {"house_tiny": "house_tiny.csv (d2l 2.2, 4 rows)", "houses": "houses.csv (100 houses, with gaps)"}
-MAX_BYTES = 10 * 2**20  # refused before parsing: pandas needs several times the file's size in memory
+MAX_MB = 10  # the largest table, in MB of 10^6 bytes as Streamlit's uploader counts them (it refuses larger ones)
+MAX_BYTES = MAX_MB * 10**6  # refused before parsing: pandas needs several times the file's size in memory
 MAX_CATEGORIES = 20  # one-hot columns per categorical column, the rarer categories lumped into "(other)"
 MIN_ROWS_SHOW = 2
 MIN_ROWS_TRAIN = 5  # at least 4 training rows and 1 validation row
 VAL_FRACTION = 0.2
 OTHER = "(other)"
+HUGE = 1e150  # a number whose square overflows float64's 1.8e308 cannot be standardised or enter a squared loss
+EXTREME = ("drop", "clip")
 
 
 def example_csv(key: str) -> bytes:
@@ -67,6 +70,11 @@ class ReadResult(NamedTuple):
 def _decode(raw: bytes, name: str) -> tuple[str | None, str | None, list[str]]:
     """bytes -> (text, error, notes): UTF-8 (with or without a BOM), else Latin-1; binary files refused."""
     head = raw[:8192]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte-order mark: Excel's "Unicode text"
+        try:
+            return raw.decode("utf-16"), None, []
+        except UnicodeDecodeError:
+            return None, f"{name} starts as UTF-16 text but does not decode as it: save it as CSV UTF-8.", []
     if head.startswith(b"PK\x03\x04"):
         return None, f"{name} is a zip archive or an Excel workbook, not CSV text: save it as CSV and upload that.", []
     if b"\x00" in head:
@@ -86,8 +94,8 @@ def read_csv(raw: bytes, name: str = "the file") -> ReadResult:
     if not raw:
         return ReadResult(None, f"{name} is empty (0 bytes).")
     if len(raw) > MAX_BYTES:
-        size, limit = len(raw) / 2**20, MAX_BYTES / 2**20
-        return ReadResult(None, f"{name} is {size:.1f} MB; tables up to {limit:.0f} MB are read here. Keep fewer rows.")
+        size = len(raw) / 10**6
+        return ReadResult(None, f"{name} is {size:.1f} MB; tables up to {MAX_MB} MB are read here. Keep fewer rows.")
     text, error, notes = _decode(raw, name)
     if error:
         return ReadResult(None, error)
@@ -118,7 +126,20 @@ def read_csv(raw: bytes, name: str = "the file") -> ReadResult:
             None, f"{name} has values in one column only; a table to learn from needs inputs and a target."
         )
     frame.columns = [str(c) for c in frame.columns]
+    for c in _huge_integer_columns(frame):  # pandas keeps them as Python ints, which no table drawing converts
+        frame[c] = frame[c].map(lambda v: str(v) if isinstance(v, int) else v)
+        notes.append(
+            f"'{c}' holds whole numbers too large for 64-bit numbers (up to {len(max(frame[c].dropna(), key=len))} "
+            "digits), so it is read as text, as identifiers are: it will not be a number to predict."
+        )
     return ReadResult(frame, None, tuple(notes))
+
+
+def _huge_integer_columns(frame: pd.DataFrame) -> list[str]:
+    def huge(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**64
+
+    return [c for c in frame.columns if frame[c].dtype == object and frame[c].map(huge).any()]
 
 
 def numeric_columns(frame: pd.DataFrame) -> list[str]:
@@ -183,8 +204,44 @@ def _cap_categories(inputs: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     return inputs
 
 
-def prepare(frame: pd.DataFrame, target: str) -> Prepared:
-    """d2l 2.2 on `frame`, predicting `target`: the tables of every step, then X (n, d) and y (n,)."""
+def _extreme(frame: pd.DataFrame) -> pd.DataFrame:
+    """True where a numeric cell is infinite or too large to square in float64 (|x| > HUGE)."""
+    numeric = frame[[c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]]
+    numeric = numeric.astype(float)
+    return ~np.isfinite(numeric) & numeric.notna() | (numeric.abs() > HUGE)
+
+
+def extreme_rows(frame: pd.DataFrame) -> int:
+    """How many rows hold an infinite or huge number: no mean, std or squared loss survives them."""
+    return int(_extreme(frame).any(axis=1).sum())
+
+
+def _tame(frame: pd.DataFrame, how: str, notes: list[str]) -> pd.DataFrame:
+    """Drop the rows with infinite or huge numbers, or clip those numbers to their column's ordinary range."""
+    bad = _extreme(frame)
+    rows = bad.any(axis=1)
+    if not rows.any():
+        return frame
+    where = ", ".join(f"{c} ({int(n)})" for c, n in bad.sum().items() if n)
+    what = f"{int(rows.sum())} row(s) hold infinite values or values too large to square (beyond ±{HUGE:.0e}): {where}"
+    if how == "drop":
+        notes.append(f"{what}. They were dropped: no mean, standard deviation or squared loss survives them.")
+        return frame[~rows]
+    frame = frame.copy()
+    for c in bad.columns[bad.any()]:
+        ordinary = frame.loc[~bad[c], c]
+        low, high = (ordinary.min(), ordinary.max()) if ordinary.notna().any() else (np.nan, np.nan)
+        frame[c] = frame[c].astype(float).clip(low, high)  # inf and +huge -> high, -inf and -huge -> low
+    notes.append(f"{what}. Their values were clipped to the smallest and largest ordinary value of their column.")
+    return frame
+
+
+def prepare(frame: pd.DataFrame, target: str, extreme: str = "drop") -> Prepared:
+    """d2l 2.2 on `frame`, predicting `target`: the tables of every step, then X (n, d) and y (n,).
+
+    `extreme`: what to do first with the rows that hold an infinite or huge number, "drop" or "clip" them."""
+    if extreme not in EXTREME:
+        raise ValueError(f"extreme must be one of {', '.join(EXTREME)}, not {extreme!r}")
     out = Prepared(target_name=target)
     numeric = numeric_columns(frame)
     if not numeric:
@@ -202,6 +259,7 @@ def prepare(frame: pd.DataFrame, target: str) -> Prepared:
         )
     )
 
+    frame = _tame(frame, extreme, out.notes)
     values = frame[target].replace([np.inf, -np.inf], np.nan)
     data = frame[values.notna()]
     if len(data) < len(frame):

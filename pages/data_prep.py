@@ -24,8 +24,8 @@ def read(raw: bytes, name: str) -> tables.ReadResult:
 
 
 @st.cache_data(max_entries=8, show_spinner="Preparing the table...")
-def prepare(raw: bytes, name: str, target: str) -> tables.Prepared:
-    return tables.prepare(read(raw, name).frame, target)
+def prepare(raw: bytes, name: str, target: str, extreme: str) -> tables.Prepared:
+    return tables.prepare(read(raw, name).frame, target, extreme)
 
 
 def show_step(col, number: int, step: tables.Step) -> None:
@@ -66,12 +66,19 @@ st.markdown(
     "inputs from the target, turn each category into a True/False column (with one for *missing*), fill the numeric "
     "gaps with the column mean, and make tensors. Then train the linear-regression model on the result."
 )
-captions = [*tables.EXAMPLES.values(), f"a CSV file of your own, up to {tables.MAX_BYTES // 2**20} MB"]
+captions = [*tables.EXAMPLES.values(), f"a CSV file of your own, up to {tables.MAX_MB} MB"]
 source = st.radio("Table", [*tables.EXAMPLES, UPLOAD], captions=captions, horizontal=True, key="table", bind=URL)
 if source == UPLOAD:
-    file = st.file_uploader("Your CSV file: a header row, then one row per example", type=["csv", "txt", "tsv"])
+    file = st.file_uploader(
+        f"Your CSV file (up to {tables.MAX_MB} MB): a header row, then one row per example",
+        type=["csv", "txt", "tsv"],
+        max_upload_size=tables.MAX_MB,  # the same number as core.tables' own check
+    )
     if file is None:
-        st.info("Choose a CSV file. Any numeric column can be the target; the other columns become the inputs.")
+        st.info(
+            "Choose a CSV file. Any numeric column can be the target; the other columns become the inputs. "
+            f"A file over {tables.MAX_MB} MB is refused before it is sent (its name turns red): keep fewer rows."
+        )
         st.stop()
     raw, name = file.getvalue(), file.name
 else:
@@ -92,7 +99,16 @@ if not numeric:
 # an upload's columns are not known to a link, so its target stays out of the URL
 widget = {"key": "upload-target"} if source == UPLOAD else {"key": "target", "bind": URL}
 target = st.selectbox("Target: the column to predict", numeric, index=len(numeric) - 1, **widget)
-prepared = prepare(raw, name, target)
+extreme = "drop"
+if bad := tables.extreme_rows(result.frame):
+    st.warning(
+        f"{bad} row(s) of {name} hold infinite values (inf, -inf) or numbers too large to square (beyond "
+        f"±{tables.HUGE:.0e}). No mean, standard deviation or squared loss survives them, so they are not filled "
+        "in like gaps: choose what to do with them."
+    )
+    choices = {"drop": "drop those rows", "clip": "clip the values to their column's ordinary range"}
+    extreme = st.radio("Rows with infinite or huge values", list(choices), format_func=choices.get, key="extreme")
+prepared = prepare(raw, name, target, extreme)
 if prepared.error:
     st.error(prepared.error)
     st.stop()

@@ -73,10 +73,13 @@ files = st.file_uploader(
     type=["jpg", "jpeg", "png", "webp", "gif", "bmp"],
     accept_multiple_files=True,
     key="photos",
+    max_upload_size=MAX_UPLOAD_MB,  # the same number as core.photos' own check
 )
+too_large = f"A photo over {MAX_UPLOAD_MB} MB is refused before it is sent: its name turns red and it gets no verdict."
 if not files:
-    st.info("Drag photos here, or click to choose them. Try a cat, a dog, and something else.")
+    st.info(f"Drag photos here, or click to choose them. Try a cat, a dog, and something else. {too_large}")
     st.stop()
+st.caption(too_large)
 
 photos = [decode_photo(f.getvalue(), f.name) for f in files]
 verdicts = pretrained.classify_photos(classifier(name), photos, threshold)

@@ -461,3 +461,22 @@ def test_the_photo_page_without_a_pretrained_model_says_how_to_get_one(monkeypat
     at = open_page(session(), "photos")
     assert any("No pretrained model is installed" in e.value for e in at.error), texts(at.error)
     assert not at.get("file_uploader")  # nothing to drop photos on that would fail
+
+
+# --- Hostile input (issue 12) ---------------------------------------------------------------------
+
+
+def test_upload_limits_are_one_number_the_uploader_enforces_and_the_page_states():
+    """Streamlit's uploader refuses a larger file before it is sent, invisibly but for a red name: the page must say
+    the limit up front, and it must be the number core checks (MB of 10^6 bytes, as Streamlit counts)."""
+    from core import tables
+    from core.photos import MAX_UPLOAD_MB, decode_photo
+
+    at = open_page(session(), "photos")
+    assert [u.proto.max_upload_size_mb for u in at.get("file_uploader")] == [MAX_UPLOAD_MB]
+    assert any(f"over {MAX_UPLOAD_MB} MB is refused" in i.value for i in at.info)
+    assert "limit" in decode_photo(b"\xff" * (MAX_UPLOAD_MB * 10**6 + 1), "big.jpg").error
+    at = open_page(session(), "data_prep", table="upload")
+    assert [u.proto.max_upload_size_mb for u in at.get("file_uploader")] == [tables.MAX_MB]
+    assert any(f"over {tables.MAX_MB} MB is refused" in i.value for i in at.info)
+    assert "up to 10 MB" in tables.read_csv(b"a,b\n" + b"1,2\n" * (tables.MAX_BYTES // 4), "big.csv").error

@@ -162,3 +162,69 @@ def test_user_table_is_a_dataset_only_with_its_data():
     with pytest.raises(ValueError, match="Data preparation page"):
         datasets.load("table")
     RunConfig(model="linear", dataset="table")  # valid: the page passes the data to start()
+
+
+# --- Hostile tables (issue 12) -----------------------------------------------------------------
+
+
+def arrow_ok(frame: pd.DataFrame) -> bool:
+    """What st.dataframe does with a table: a frame pyarrow cannot convert is the page's crash."""
+    from streamlit import dataframe_util
+
+    return bool(dataframe_util.convert_pandas_df_to_arrow_bytes(frame))
+
+
+@pytest.mark.parametrize(
+    "csv",
+    [
+        "order_id,rooms,price\n" + "".join(f"{10**21 + i},{i % 4 + 1},{100 + 7 * i}\n" for i in range(8)),
+        "a,b\n1,2\n" + f"{10**400},3\n" + "".join(f"{i},{i + 1}\n" for i in range(6)),
+        "id,name\n" + "".join(f"{10**25 + i},x{i}\n" for i in range(6)),  # no numeric column at all
+    ],
+    ids=["22-digit ids", "10**400", "nothing numeric"],
+)
+def test_integers_too_large_for_64_bits_are_read_as_text_and_every_step_draws(csv):
+    result = tables.read_csv(csv.encode(), "big.csv")
+    assert result.error is None and arrow_ok(result.frame)
+    assert any("too large for 64-bit numbers" in note and "text" in note for note in result.notes), result.notes
+    numeric = tables.numeric_columns(result.frame)
+    if not numeric:
+        return
+    prepared = tables.prepare(result.frame, numeric[-1])
+    assert prepared.error is None
+    assert all(arrow_ok(step.frame) for step in prepared.steps)
+
+
+INFINITE = "x,z,y\n" + "".join(f"{i},{i % 3},{2 * i + 1}\n" for i in range(20))
+INFINITE += "inf,1,5\n-inf,2,6\n3,1e308,7\n4,1,inf\n"  # four rows no mean or squared loss survives
+
+
+def test_infinite_and_huge_values_are_named_not_filled_with_the_mean():
+    frame = tables.read_csv(INFINITE.encode()).frame
+    assert tables.extreme_rows(frame) == 4
+    prepared = tables.prepare(frame, "y")  # dropped by default
+    assert len(prepared.X) == 20 and torch.isfinite(prepared.X).all() and torch.isfinite(prepared.y).all()
+    note = " ".join(prepared.notes)
+    assert "4 row(s)" in note and "infinite" in note and "too large to square" in note, note
+    clipped = tables.prepare(frame, "y", extreme="clip")
+    assert len(clipped.X) == 24, "clipped: every row stays"
+    assert clipped.X[:, 0].max() == 19 and clipped.X[:, 0].min() == 0 and clipped.X[:, 1].max() == 2
+    assert clipped.y.max() == 39, "the infinite target becomes the largest ordinary one"
+    assert "clipped" in " ".join(clipped.notes)
+
+
+def test_a_table_with_huge_values_trains_once_they_are_dropped():
+    data = tables.to_data(tables.prepare(tables.read_csv(INFINITE.encode()).frame, "y"))
+    run = train(RunConfig(model="linear", dataset="table", lr=0.1, batch_size=4, epochs=30), data)
+    assert run.outcome.status == "completed", run.outcome.message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_utf16_and_bom_files_are_read(encoding):
+    text = "Größe,Preis\n" + "".join(f"{i},{3 * i}\n" for i in range(6))
+    raw = text.encode(encoding)
+    if encoding in ("utf-16-le", "utf-16-be"):
+        raw = ("\ufeff" + text).encode(encoding)  # with the byte-order mark Windows writes
+    result = tables.read_csv(raw, "excel.csv")
+    assert result.error is None, result.error
+    assert list(result.frame.columns) == ["Größe", "Preis"] and len(result.frame) == 6
