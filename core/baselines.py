@@ -164,7 +164,7 @@ def summary(job) -> dict:
     if job.error:
         state = "failed"
     elif job.outcome is not None:
-        state = job.outcome.status  # completed | cancelled | diverged
+        state = job.outcome.status  # completed | cancelled | diverged | guessing
     else:
         state = job.state  # queued | starting | running
     return {

@@ -32,6 +32,8 @@ from core.optim import OPTIMIZERS, SCHEDULES, current_lr, make_optimizer, make_s
 TRACK_PARAMS = 16  # models this small report their parameters with each event: pages draw their path
 REPORT_SECONDS = 0.25  # a training-loss point at least this often, so curves grow smoothly
 DIVERGED_RISE = 1000.0  # validation loss this many times its first value = diverged
+GUESSING = 0.15  # a final accuracy within this share of the way from chance to 100% learned next to nothing
+MIN_LR = 1e-4  # the smallest lr the pages offer: no advice goes below it
 _seed_lock = threading.Lock()  # model init draws from the global RNG; runs in other threads must wait
 
 
@@ -223,7 +225,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Finished:
-    status: str  # "completed" | "cancelled" | "diverged"
+    status: str  # "completed" | "cancelled" | "diverged" | "guessing" (completed, at chance)
     message: str
     step: int
     elapsed: float
@@ -270,17 +272,49 @@ def start(config: RunConfig, data: datasets.Data | None = None) -> Run:
     return Run(config, device, data, model.to(device))
 
 
+def _smaller_lr(cfg: RunConfig) -> str:
+    """Advice towards a smaller lr, never below the smallest one a page offers."""
+    if cfg.lr / 10 >= MIN_LR:
+        return f"try lr <= {cfg.lr / 10:.2g}"
+    return f"a smaller lr than {MIN_LR:g} is no cure: look at the data's scale (huge values?) and the model's init"
+
+
 def divergence_message(step: int, value: float, cfg: RunConfig, first: float | None = None) -> str:
     if math.isfinite(value):
         what = f"grew from {first:.3g} to {value:.3g}"
     else:
         what = "became NaN" if math.isnan(value) else "became infinite"
     cause = f"the learning rate (lr = {cfg.lr:g}) is too large"
-    advice = f"try lr <= {cfg.lr / 10:.2g}"
+    advice = _smaller_lr(cfg)
     if cfg.init_std:  # weights drawn too large blow the signal up layer after layer, whatever the lr
         cause = f"the learning rate (lr = {cfg.lr:g}) or the initial weights (std {cfg.init_std:g}) are too large"
         advice += " or a smaller init"
     return f"The loss {what} at step {step} - {cause} for this model; {advice}."
+
+
+def chance_accuracy(y: torch.Tensor) -> float:
+    """The accuracy of always answering the commonest class of labels y: what guessing reaches."""
+    return float(torch.bincount(y).max()) / len(y)
+
+
+def is_guessing(accuracy: float, chance: float) -> bool:
+    """Within GUESSING of the way from chance to 100%: the model learned next to nothing."""
+    return accuracy < chance + GUESSING * (1 - chance)
+
+
+def guessing_message(accuracy: float, chance: float, cfg: RunConfig, trained: str) -> str:
+    """Why a run that ended at chance did (in the voice of `divergence_message`), and what to try."""
+    if cfg.init_std and cfg.init_std < 0.1:  # d2l 5.4: the signal and its gradients fade layer after layer
+        cause, advice = f"the initial weights (std {cfg.init_std:g}) are too small", "try the default init"
+    elif cfg.lr <= 1e-3:
+        cause, advice = f"the learning rate (lr = {cfg.lr:g}) is too small for this many steps", "try a larger lr"
+    else:
+        batches = f" with batches of {cfg.batch_size}" if cfg.batch_size < 16 else ""
+        cause, advice = f"the learning rate (lr = {cfg.lr:g}) is too large for this model{batches}", _smaller_lr(cfg)
+    return (
+        f"{trained}, but val accuracy {accuracy:.1%} is no better than guessing ({chance:.0%}, always the commonest "
+        f"class) - {cause}; {advice}."
+    )
 
 
 def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
@@ -385,8 +419,13 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
     else:
         summary = f"val accuracy {last.val_acc:.1%}"
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs > 1)}"
-    seconds = time.perf_counter() - started
-    yield finish("completed", f"Trained {epochs} ({step} steps) in {seconds:.1f} s; {summary}.")
+    trained = f"Trained {epochs} ({step} steps) in {time.perf_counter() - started:.1f} s"
+    if last is not None and last.val_acc is not None:
+        chance = chance_accuracy(data.y_val)
+        if is_guessing(last.val_acc, chance):  # finished, but no success to show in green
+            yield finish("guessing", guessing_message(last.val_acc, chance, cfg, trained))
+            return
+    yield finish("completed", f"{trained}; {summary}.")
 
 
 def train(config: RunConfig, data: datasets.Data | None = None, cancel: threading.Event | None = None) -> Run:

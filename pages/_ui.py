@@ -25,11 +25,12 @@ from core import checkpoint, datasets, export
 from core.device import available_devices, describe, resolve_device
 from core.evaluate import Evaluation, evaluate
 from core.jobs import Job, Scheduler
-from core.train import PLAIN, ConfigError, RunConfig
+from core.train import MIN_LR, PLAIN, ConfigError, RunConfig
 from pages._recipe import LINK_CHECKS, is_number_in, recipe_settings
 
-# 1e-4 .. 10 on a log scale; 3 is there for d2l's lr 0.03
+# MIN_LR (1e-4) .. 10 on a log scale; 3 is there for d2l's lr 0.03
 LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 3, 5)] + [10.0]
+assert LR_OPTIONS[0] == MIN_LR, "the loop never advises an lr below the slider's"
 BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
 POLL_SECONDS = 0.5
 QUEUED_POLL_SECONDS = 2.0
@@ -287,7 +288,7 @@ def status_line(job: Job) -> None:
     if started:
         st.caption(f"Training on {started.device_name}, {started.num_params:,} parameters.")
     if job.outcome:
-        show = {"completed": st.success, "cancelled": st.warning, "diverged": st.error}[job.outcome.status]
+        show = {"completed": st.success, "cancelled": st.warning}.get(job.outcome.status, st.error)
         show(job.outcome.message)
 
 

@@ -138,7 +138,7 @@ def draw_ladder() -> None:
             "(normalised inputs, Nesterov momentum, one-cycle lr, label smoothing)."
         )
     for rung, job in rung_jobs:
-        if job.error or (job.outcome and job.outcome.status == "diverged"):
+        if job.error or (job.outcome and job.outcome.status in ("diverged", "guessing")):
             st.warning(f"{rung.title}: {job.error or job.outcome.message}")
     finished = all(job.state == "done" for _, job in rung_jobs)
     if rung_jobs and finished and not st.session_state.get(f"ladder-drawn-{rung_jobs[0][1].id}"):

@@ -480,3 +480,12 @@ def test_upload_limits_are_one_number_the_uploader_enforces_and_the_page_states(
     assert [u.proto.max_upload_size_mb for u in at.get("file_uploader")] == [tables.MAX_MB]
     assert any(f"over {tables.MAX_MB} MB is refused" in i.value for i in at.info)
     assert "up to 10 MB" in tables.read_csv(b"a,b\n" + b"1,2\n" * (tables.MAX_BYTES // 4), "big.csv").error
+
+
+@needs_fashion_mnist
+def test_a_run_that_ends_at_chance_is_shown_as_no_success():
+    at = open_page(session(), "mlp", lr="10", epochs="1")
+    job = train(at)
+    assert job.outcome.status == "guessing", job.outcome
+    assert not at.success, "no green 'Trained ...' for a model at chance"
+    assert any("no better than guessing" in e and "lr = 10" in e for e in texts(at.error)), texts(at.error)

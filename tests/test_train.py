@@ -14,7 +14,20 @@ import core.train
 from core.evaluate import loss_and_accuracy
 from core.models import bare
 from core.optim import SGD, OneCycle
-from core.train import ConfigError, Finished, Progress, RunConfig, Started, fit, start, train
+from core.train import (
+    ConfigError,
+    Finished,
+    Progress,
+    RunConfig,
+    Started,
+    chance_accuracy,
+    divergence_message,
+    fit,
+    guessing_message,
+    is_guessing,
+    start,
+    train,
+)
 
 
 def events_of(run) -> tuple[Started, list[Progress], Finished]:
@@ -312,7 +325,8 @@ def test_the_scale_of_the_initial_weights_decides_whether_a_deep_mlp_learns(fash
     deep = RunConfig(model="mlp", num_layers=4, num_hiddens=64, batch_size=64, epochs=2, evals_per_epoch=1)
     default, vanishing, exploding = (train(replace(deep, init_std=std), data) for std in (0.0, 0.01, 1.0))
     assert default.outcome.status == "completed" and default.last_eval.val_acc > 0.45
-    assert vanishing.outcome.status == "completed" and vanishing.last_eval.val_acc < 0.15
+    assert vanishing.outcome.status == "guessing" and vanishing.last_eval.val_acc < 0.15, "not a success"
+    assert "the initial weights (std 0.01) are too small" in vanishing.outcome.message
     assert exploding.outcome.status == "diverged" and "the initial weights (std 1)" in exploding.outcome.message
 
 
@@ -478,3 +492,45 @@ def test_resnet18_runs_through_the_same_loop(tiny):
     started, progress, finished = events_of(run)
     assert finished.status == "completed" and started.steps_per_epoch == 1, "the ragged 8 are dropped"
     assert started.num_params > 11_000_000 and progress[-1].val_examples == 16
+
+
+# --- Outcomes that are no success (issue 12) --------------------------------------------------------
+
+
+def test_a_model_that_collapses_to_chance_says_so_instead_of_succeeding(fashion):
+    """The MLP at lr = 10 ended with a green 'Trained ... val accuracy 10.0%': chance, reported as a success."""
+    run = train(RunConfig(model="mlp", lr=10, epochs=1, train_examples=10000), fashion)
+    assert run.outcome.status == "guessing", run.outcome.message
+    message = run.outcome.message
+    assert "no better than guessing (10%" in message and "lr = 10) is too large for this model" in message
+    assert message.endswith("try lr <= 1.")
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "options", "expected"),
+    [
+        (
+            0.218,
+            {"batch_size": 1},
+            "the learning rate (lr = 0.1) is too large for this model with batches of 1; try lr <= 0.01",
+        ),
+        (0.10, {"lr": 0.0001}, "the learning rate (lr = 0.0001) is too small for this many steps; try a larger lr"),
+        (0.11, {"init_std": 0.01, "model": "mlp"}, "the initial weights (std 0.01) are too small"),
+    ],
+)
+def test_guessing_names_the_likely_cause(accuracy, options, expected):
+    assert is_guessing(accuracy, 0.10)
+    assert expected in guessing_message(accuracy, 0.10, RunConfig(**options), "Trained 1 epoch")
+
+
+def test_what_counts_as_guessing():
+    assert is_guessing(0.235 - 1e-9, 0.10) and not is_guessing(0.236, 0.10)  # ten balanced classes
+    assert is_guessing(0.40, 1 / 3) and not is_guessing(0.45, 1 / 3)  # cat / dog / neither
+    assert chance_accuracy(torch.tensor([0, 0, 0, 1, 2])) == pytest.approx(0.6)
+
+
+def test_no_advice_goes_below_the_smallest_lr_a_page_offers():
+    """At lr = 0.0001 (the slider's minimum) the old message advised lr <= 1e-05, which no slider can set."""
+    message = divergence_message(12, float("inf"), RunConfig(model="linear", dataset="exam", lr=1e-4))
+    assert "lr <= 1e-05" not in message and "no cure" in message and "data's scale" in message
+    assert "try lr <= 0.001" in divergence_message(12, float("inf"), RunConfig(lr=0.01))
