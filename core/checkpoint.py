@@ -3,12 +3,16 @@
 A checkpoint is a plain dictionary of tensors, numbers and strings (format, config, input shape,
 class names, state dict), written by `torch.save`. Loading reads it with `weights_only=True`, so a
 file that carries pickled code or objects is refused instead of executed, and any file that is not
-one of our checkpoints gets a `CheckpointError` that says what is wrong.
+one of our checkpoints gets a `CheckpointError` that says what is wrong. An upload is checked before
+anything is built from it: classes, input shape, the model's size (built on PyTorch's meta device, which
+allocates nothing) and every tensor's name and shape, so a small crafted file cannot make the server
+allocate gigabytes.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +24,9 @@ from torch import nn
 from core.models import build_model
 
 FORMAT = "d2l-dashboard-checkpoint/1"
+# what a checkpoint may ask for: ResNet-18 (11M parameters) and 3x224x224 photos fit well within
+MAX_PARAMS = 30_000_000  # 120 MB of float32
+MAX_SIDE, MAX_INPUTS, MAX_CLASSES = 4096, 3 * 512 * 512, 1000
 
 
 class CheckpointError(ValueError):
@@ -76,15 +83,55 @@ def load(file: str | Path | BinaryIO | bytes) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError("This is a PyTorch file, but not a checkpoint saved by this dashboard.")
     try:
-        config_dict = dict(payload["config"])
-        if "true_w" in config_dict:  # saved as a list; the frozen config holds a tuple
-            config_dict["true_w"] = tuple(config_dict["true_w"])
-        config = RunConfig(**config_dict)
-        input_shape = tuple(int(s) for s in payload["input_shape"])
-        classes = tuple(str(c) for c in payload["classes"])
+        config, input_shape, classes, state = _checked(payload, RunConfig)
+        # the model first on the meta device, which allocates nothing: its size, its tensors' names and shapes
+        with torch.device("meta"):
+            skeleton = build_model(config, input_shape, len(classes) or 1)
+        _fits(skeleton, state)
         model = build_model(config, input_shape, len(classes) or 1)
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state)
     except (ConfigError, KeyError, TypeError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"The checkpoint is damaged or from an incompatible version: {err}") from None
     model.eval()
     return Checkpoint(model, config, input_shape, classes)
+
+
+def _checked(payload: dict, RunConfig) -> tuple:
+    """The payload's config, input shape, classes and state dict, each checked before anything is built."""
+    config_dict = dict(payload["config"])
+    if "true_w" in config_dict:  # saved as a list; the frozen config holds a tuple
+        config_dict["true_w"] = tuple(config_dict["true_w"])
+    config = RunConfig(**config_dict)
+    input_shape = tuple(int(s) for s in payload["input_shape"])
+    if not 1 <= len(input_shape) <= 3 or not all(1 <= s <= MAX_SIDE for s in input_shape):
+        raise ValueError(f"an input shape of {list(input_shape)}: inputs have 1 to 3 dimensions of 1 to {MAX_SIDE}")
+    if math.prod(input_shape) > MAX_INPUTS:
+        raise ValueError(f"inputs of {math.prod(input_shape):,} numbers; at most {MAX_INPUTS:,} are loaded here")
+    classes = tuple(str(c) for c in payload["classes"])
+    if len(classes) > MAX_CLASSES:
+        raise ValueError(f"{len(classes):,} classes; at most {MAX_CLASSES:,} are loaded here")
+    state = payload["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("its state_dict is not a table of tensors")
+    return config, input_shape, classes, state
+
+
+def _fits(skeleton: nn.Module, state: dict) -> None:
+    """Refuse a model too large to build, or a state dict that is not that model's, before any memory is taken."""
+    num_params = sum(p.numel() for p in skeleton.parameters())
+    if num_params > MAX_PARAMS:
+        raise ValueError(f"its config builds {num_params:,} parameters; models up to {MAX_PARAMS:,} are loaded here")
+    want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in state.items()}
+    missing, unexpected = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
+    wrong = [f"{k} {have[k]} instead of {want[k]}" for k in want.keys() & have.keys() if have[k] != want[k]]
+    if missing or unexpected or wrong:
+        def first(names: list[str]) -> str:
+            return ", ".join(names[:3]) + ", ..." * (len(names) > 3)
+
+        parts = [
+            f"{len(missing)} tensor(s) missing ({first(missing)})" * bool(missing),
+            f"{len(unexpected)} unexpected ({first(unexpected)})" * bool(unexpected),
+            f"shapes differ: {first(sorted(wrong))}" * bool(wrong),
+        ]
+        raise ValueError("its weights do not fit the model its config describes: " + "; ".join(p for p in parts if p))

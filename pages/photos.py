@@ -24,17 +24,25 @@ def own_model():
     if choice == "upload a checkpoint":
         file = sb.file_uploader("Checkpoint (.pt) saved on a training page", type=["pt", "pth"], key="ckpt")
         if file is not None:
-            try:
-                ckpt = checkpoint.load(file.getvalue())
-            except checkpoint.CheckpointError as err:
-                sb.error(str(err))
-                return None
-            problem = pretrained.own_model_problem(ckpt.classes, ckpt.input_shape)
+            model, problem = uploaded_model(file)
             if problem:
                 sb.error(problem)
-                return None
-            return ckpt.model
+            return model
     return None
+
+
+def uploaded_model(file) -> tuple:
+    """(model, None) or (None, why not), read once per upload: a page redraws often, an upload comes once."""
+    kept = st.session_state.get("uploaded-model")
+    if kept is None or kept[0] != file.file_id:
+        try:
+            ckpt = checkpoint.load(file.getvalue())
+            problem = pretrained.own_model_problem(ckpt.classes, ckpt.input_shape)
+            kept = (file.file_id, None if problem else ckpt.model, problem)
+        except checkpoint.CheckpointError as err:
+            kept = (file.file_id, None, str(err))
+        st.session_state["uploaded-model"] = kept
+    return kept[1], kept[2]
 
 
 def probability_bars(verdict: pretrained.Verdict, key: str) -> None:
