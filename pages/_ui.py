@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 from plotly.subplots import make_subplots
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import checkpoint, datasets, export
 from core.device import available_devices, describe, resolve_device
@@ -27,6 +28,7 @@ from core.evaluate import Evaluation, evaluate
 from core.jobs import Job, Scheduler
 from core.train import MIN_LR, PLAIN, ConfigError, RunConfig
 from pages._recipe import LINK_CHECKS, is_number_in, recipe_settings
+from pages._session_watch import SessionWatch, runtime_is_active
 
 # MIN_LR (1e-4) .. 10 on a log scale; 3 is there for d2l's lr 0.03
 LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 3, 5)] + [10.0]
@@ -53,7 +55,7 @@ _use_our_navigation()
 # --- Shared across sessions: one scheduler, datasets loaded once per process ----------------
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner="Starting the trainers (once per server, a few seconds)...")
 def scheduler() -> Scheduler:
     """The server's trainers, started at once: the first Train need not wait for PyTorch to import."""
     return Scheduler().warm_up(("fashion_mnist",) if datasets.status("fashion_mnist").available else ())
@@ -225,7 +227,16 @@ class _SessionRuns:
 def _stop_with_session() -> None:
     if "_runs_owner" not in st.session_state:
         owner = st.session_state["_runs_owner"] = _SessionRuns()
-        weakref.finalize(owner, _stop_all, session_runs(), lr_sweeps())
+        runs, sweeps = session_runs(), lr_sweeps()
+        weakref.finalize(owner, _stop_all, runs, sweeps)
+        ctx = get_script_run_ctx()
+        if ctx is not None:  # and sooner: when the page is gone (closed, reloaded) for a few seconds
+            session_watch().watch(ctx.session_id, lambda: [*runs, *sweeps.values()])
+
+
+@st.cache_resource(show_spinner=False)
+def session_watch() -> SessionWatch:
+    return SessionWatch(runtime_is_active)
 
 
 def _stop_all(runs: list[Job], sweeps: dict[RunConfig, Job]) -> None:

@@ -191,3 +191,27 @@ def test_a_sweep_that_outlasts_the_click_draws_itself_when_it_ends(server, page)
     page.wait_for_function(swept, timeout=30_000)  # the sweep's curve is drawn, not an empty chart
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=ARTIFACTS / "resnet-lr-sweep.png")
+
+
+@pytest.mark.usefixtures("fashion_available")
+def test_a_reload_mid_run_does_not_leave_a_hidden_run_holding_the_trainer(server, page):
+    """Issue 12: the reloaded page had lost its run, which trained on for Streamlit's 120 s session TTL while the
+    next Train waited behind it (53-55 s). Now the old session's run stops once its page has been gone 10 s."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/softmax?epochs=50&batch=16")  # minutes of training: longer than the test
+    train = page.get_by_role("button", name="Train", exact=True)
+    expect(train).to_be_enabled(timeout=60_000)
+    train.click()
+    wait_for_points(page, 0, timeout_s=90)
+    page.reload()
+    train = page.get_by_role("button", name="Train", exact=True)
+    expect(train).to_be_enabled(timeout=60_000)
+    clicked = time.monotonic()
+    train.click()
+    wait_for_points(page, 0, timeout_s=60)
+    waited = time.monotonic() - clicked
+    assert waited < 25, f"the new run waited {waited:.0f} s behind the reloaded page's hidden one"
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_text("Stopped at step")).to_be_visible(timeout=30_000)
+    assert page.get_by_test_id("stException").count() == 0
