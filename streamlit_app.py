@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from pages import _links
+
 st.set_page_config(page_title="Deep learning, live", layout="wide")
 pages = {
     "Start": [st.Page("pages/home.py", title="Home", default=True)],
@@ -21,4 +23,5 @@ pages = {
         st.Page("pages/ladder.py", title="Baseline ladder", url_path="ladder"),
     ],
 }
+_links.watch_ignored_links()  # from the first session on: Streamlit ignores a link of over 1,000 settings
 st.navigation(pages).run()

@@ -126,6 +126,7 @@ def _fits(skeleton: nn.Module, state: dict) -> None:
     missing, unexpected = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
     wrong = [f"{k} {have[k]} instead of {want[k]}" for k in want.keys() & have.keys() if have[k] != want[k]]
     if missing or unexpected or wrong:
+
         def first(names: list[str]) -> str:
             return ", ".join(names[:3]) + ", ..." * (len(names) > 3)
 

@@ -4,17 +4,16 @@ d2l's chapters train with plain minibatch SGD at a constant learning rate, and t
 keep that as their default, so their numbers stay the tutorials'. The ResNet page starts from a modern
 recipe instead (`core.train.RECIPE`), and one click sets d2l's plain SGD back (`PLAIN`), so that a class sees what
 the recipe buys at the same budget. Every widget is bound to the URL like the other settings;
-`LINK_CHECKS` tells `url_warnings` which values a shared link may carry.
+a link's value that a widget cannot take gets its warning from `pages._links`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import streamlit as st
 
 from core.optim import OPTIMIZERS, SCHEDULES
 from core.train import PLAIN, RECIPE  # noqa: F401 (the pages take them from here)
+from pages._links import bound
 
 MOMENTUM_OPTIONS = [0.5, 0.8, 0.9, 0.95, 0.99]
 WEIGHT_DECAY_OPTIONS = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2]
@@ -37,66 +36,66 @@ OPTIMIZER_HELP = (
 )
 
 
-def is_number_in(options) -> Callable[[str], bool]:
-    def check(raw: str) -> bool:
-        try:
-            return float(raw) in options
-        except ValueError:
-            return False
-
-    return check
-
-
-LINK_CHECKS = {
-    "optimizer": lambda raw: raw in OPTIMIZERS,
-    "momentum": is_number_in(MOMENTUM_OPTIONS),
-    "wd": is_number_in(WEIGHT_DECAY_OPTIONS),
-    "schedule": lambda raw: raw in SCHEDULES,
-    "smoothing": is_number_in(SMOOTHING_OPTIONS),
-    "normalize": lambda raw: raw.lower() in ("true", "false"),
-}
-
-
 def recipe_settings(defaults: dict, image: bool = True) -> dict:
     """The recipe's widgets in the sidebar, starting at `defaults` (RunConfig fields); their values."""
     sb = st.sidebar
     values = {
-        "optimizer": sb.selectbox(
+        "optimizer": bound(
+            sb.selectbox,
             "Optimizer",
             OPTIMIZERS,
             OPTIMIZERS.index(defaults["optimizer"]),
             key="optimizer",
-            bind="query-params",
             help=OPTIMIZER_HELP,
         ),
     }
     with sb.expander("Training recipe", expanded=defaults != PLAIN):
-        values["momentum"] = st.select_slider(
-            "Momentum", MOMENTUM_OPTIONS, defaults["momentum"], key="momentum", bind="query-params",
+        values["momentum"] = bound(
+            st.select_slider,
+            "Momentum",
+            MOMENTUM_OPTIONS,
+            defaults["momentum"],
+            key="momentum",
             disabled=values["optimizer"] not in ("momentum", "nesterov"),
             help="How much of the last steps' direction each step keeps (momentum and nesterov only).",
-        )  # fmt: skip
-        values["weight_decay"] = st.select_slider(
-            "Weight decay", WEIGHT_DECAY_OPTIONS, defaults["weight_decay"], format_func="{:g}".format, key="wd",
-            bind="query-params", help="Pulls every weight a little towards 0 at each step (an L2 penalty, d2l 3.7).",
-        )  # fmt: skip
-        values["lr_schedule"] = st.radio(
-            "Learning-rate schedule", SCHEDULES, SCHEDULES.index(defaults["lr_schedule"]), key="schedule",
-            bind="query-params", horizontal=True,
+        )
+        values["weight_decay"] = bound(
+            st.select_slider,
+            "Weight decay",
+            WEIGHT_DECAY_OPTIONS,
+            defaults["weight_decay"],
+            format_func="{:g}".format,
+            key="wd",
+            help="Pulls every weight a little towards 0 at each step (an L2 penalty, d2l 3.7).",
+        )
+        values["lr_schedule"] = bound(
+            st.radio,
+            "Learning-rate schedule",
+            SCHEDULES,
+            SCHEDULES.index(defaults["lr_schedule"]),
+            key="schedule",
+            horizontal=True,
             captions=["the same lr at every step (d2l)", "up to lr in the first 30% of the steps, then down to 0"],
-        )  # fmt: skip
+        )
         if image:  # classification: a table's regression has no classes to smooth, no channels to normalise
-            values["label_smoothing"] = st.select_slider(
-                "Label smoothing", SMOOTHING_OPTIONS, defaults["label_smoothing"], format_func="{:g}".format,
-                key="smoothing", bind="query-params",
+            values["label_smoothing"] = bound(
+                st.select_slider,
+                "Label smoothing",
+                SMOOTHING_OPTIONS,
+                defaults["label_smoothing"],
+                format_func="{:g}".format,
+                key="smoothing",
                 help="The target puts this much of its probability evenly on every class instead of all on the "
                 "true one.",
-            )  # fmt: skip
-            values["normalize"] = st.toggle(
-                "Normalise the inputs", defaults["normalize"], key="normalize", bind="query-params",
+            )
+            values["normalize"] = bound(
+                st.toggle,
+                "Normalise the inputs",
+                defaults["normalize"],
+                key="normalize",
                 help="Subtract the training images' mean and divide by their standard deviation, per channel. The "
                 "model keeps both, so it sees photos and checkpoints scaled as in its training.",
-            )  # fmt: skip
+            )
     return values
 
 

@@ -27,7 +27,8 @@ from core.device import available_devices, describe, resolve_device
 from core.evaluate import Evaluation, evaluate
 from core.jobs import Job, Scheduler
 from core.train import MIN_LR, PLAIN, ConfigError, RunConfig
-from pages._recipe import LINK_CHECKS, is_number_in, recipe_settings
+from pages._links import bound
+from pages._recipe import recipe_settings
 from pages._session_watch import SessionWatch, runtime_is_active
 
 # MIN_LR (1e-4) .. 10 on a log scale; 3 is there for d2l's lr 0.03
@@ -89,15 +90,6 @@ def page_jobs(models: tuple[str, ...]) -> list[Job]:
 # --- Settings, bound to the URL so that a teacher can share a link -----------------------
 
 
-def url_warnings(link: dict[str, str | None], valid: dict[str, Callable[[str], bool]]) -> None:
-    """Say which settings of a shared link were not allowed. `link` is read before the widgets are drawn:
-    a bound widget drops a value it cannot take from the URL without a word."""
-    for key, ok in valid.items():
-        raw = link.get(key)
-        if raw is not None and not ok(raw):
-            st.warning(f"The link's setting `{key}={raw}` is not allowed here, so the default is used.")
-
-
 def common_settings(
     default_epochs: int = 10, default_lr: float = 0.1, image: bool = True, default_batch: int = 256, recipe=PLAIN
 ) -> dict:
@@ -105,7 +97,6 @@ def common_settings(
     optimizer, momentum, weight decay, lr schedule, label smoothing and normalisation start at `recipe`)."""
     sb = st.sidebar
     settings = {}
-    link = {key: st.query_params.get(key) for key in ("lr", "batch", "epochs", "seed", "device", *LINK_CHECKS)}
     if image:
         choices = dataset_choices()
         if not choices:
@@ -113,42 +104,28 @@ def common_settings(
             st.stop()
         settings["dataset"] = dataset_box(choices)
     # options are the values themselves (no format_func): a bound widget writes its label into the URL
-    settings["implementation"] = sb.radio(
+    settings["implementation"] = bound(
+        sb.radio,
         "Implementation",
         ["concise", "scratch"],
         captions=["torch.nn layers and losses", "our own tensors, softmax, loss and SGD"],
         key="impl",
         horizontal=True,
-        bind="query-params",
     )
     # a number's label is what the URL holds: "lr=1" and "lr=0.001", not "1.0" and "0.001"
-    settings["lr"] = sb.select_slider(
+    settings["lr"] = bound(
+        sb.select_slider,
         "Learning rate (log scale)",
         LR_OPTIONS,
         value=default_lr,
         format_func="{:g}".format,
         key="lr",
-        bind="query-params",
     )
-    settings["batch_size"] = sb.select_slider(
-        "Batch size", BATCH_OPTIONS, value=default_batch, key="batch", bind="query-params"
-    )
-    settings["epochs"] = sb.slider("Epochs", 1, 50, default_epochs, key="epochs", bind="query-params")
-    settings["seed"] = sb.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
-    settings["device"] = sb.selectbox("Device", available_devices(), key="device", bind="query-params")
+    settings["batch_size"] = bound(sb.select_slider, "Batch size", BATCH_OPTIONS, value=default_batch, key="batch")
+    settings["epochs"] = bound(sb.slider, "Epochs", 1, 50, default_epochs, key="epochs")
+    settings["seed"] = bound(sb.number_input, "Seed", 0, 2**31 - 1, 0, key="seed")
+    settings["device"] = bound(sb.selectbox, "Device", available_devices(), key="device")
     settings |= recipe_settings(recipe, image)
-    url_warnings(
-        link,
-        {
-            **LINK_CHECKS,
-            "lr": is_number_in(LR_OPTIONS),
-            "batch": is_number_in(BATCH_OPTIONS),
-            # isdecimal, not isdigit: "²" is a digit that int() refuses
-            "epochs": lambda raw: raw.isdecimal() and 1 <= int(raw) <= 50,
-            "seed": lambda raw: raw.isdecimal() and int(raw) < 2**31,
-            "device": lambda raw: raw in available_devices(),
-        },
-    )
     return settings
 
 
@@ -162,7 +139,7 @@ def dataset_box(choices: dict[str, str]) -> str:
         st.warning(f"Links name datasets as this box shows them: `dataset={choices[raw]}`. {default} is used.")
     elif raw is not None and raw not in choices.values():
         st.warning(f"The link's dataset `{raw}` is not available here (Home says how to get it); {default} is used.")
-    return st.sidebar.selectbox("Dataset", list(choices), format_func=choices.get, key="dataset", bind="query-params")
+    return bound(st.sidebar.selectbox, "Dataset", list(choices), format_func=choices.get, key="dataset")
 
 
 def make_config(**settings) -> RunConfig | None:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core import tables
 from core.datasets import USER_TABLE
+from pages._links import bound
 from pages._ui import common_settings, live_view, make_config, train_controls
 
 URL = "query-params"
@@ -67,7 +68,7 @@ st.markdown(
     "gaps with the column mean, and make tensors. Then train the linear-regression model on the result."
 )
 captions = [*tables.EXAMPLES.values(), f"a CSV file of your own, up to {tables.MAX_MB} MB"]
-source = st.radio("Table", [*tables.EXAMPLES, UPLOAD], captions=captions, horizontal=True, key="table", bind=URL)
+source = bound(st.radio, "Table", [*tables.EXAMPLES, UPLOAD], captions=captions, horizontal=True, key="table")
 if source == UPLOAD:
     file = st.file_uploader(
         f"Your CSV file (up to {tables.MAX_MB} MB): a header row, then one row per example",

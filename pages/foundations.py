@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from core import foundations as fd
 from core.device import available_devices, describe, resolve_device
 from pages import _ui  # noqa: F401 - its import makes a fresh server opened at this page's link use our navigation
+from pages._links import bound
 
 URL = "query-params"  # every setting lives in the link
 FADE = "rgba(255, 255, 255, 0.6)"  # laid over the cells broadcasting filled by repeating
@@ -50,8 +51,8 @@ def broadcasting_section() -> None:
         "are `torch.arange` reshaped to your shapes, as in d2l 2.1.4."
     )
     left, right = st.columns(2)
-    texts = {"a": left.text_input("Shape of a", "3, 1", key="shape_a", bind=URL, help="e.g. `3, 1` or `2, 3, 4`"),
-             "b": right.text_input("Shape of b", "1, 4", key="shape_b", bind=URL, help="`()` is a scalar")}  # fmt: skip
+    texts = {"a": bound(left.text_input, "Shape of a", "3, 1", key="shape_a", help="e.g. `3, 1` or `2, 3, 4`"),
+             "b": bound(right.text_input, "Shape of b", "1, 4", key="shape_b", help="`()` is a scalar")}  # fmt: skip
     shapes = {}
     for name, text in texts.items():
         try:
@@ -83,8 +84,8 @@ def broadcasting_section() -> None:
 def autograd_section() -> None:
     st.header("Autograd")
     left, right = st.columns([1, 2])
-    name = left.selectbox("y =", list(fd.GRAD_FUNCTIONS), key="grad_fn", bind=URL)
-    text = left.text_input("x =", "0, 1, 2, 3", key="grad_x", bind=URL, help=f"up to {fd.MAX_VALUES} numbers")
+    name = bound(left.selectbox, "y =", list(fd.GRAD_FUNCTIONS), key="grad_fn")
+    text = bound(left.text_input, "x =", "0, 1, 2, 3", key="grad_x", help=f"up to {fd.MAX_VALUES} numbers")
     fn = fd.GRAD_FUNCTIONS[name]
     try:
         x = fd.parse_values(text)
@@ -137,8 +138,8 @@ def timing_section() -> None:
         "a PyTorch call per element), then with one call, `d = a + b`, that runs the whole loop in C++."
     )
     left, right = st.columns([3, 1])
-    n = left.slider("n, the length of the vectors", 1_000, fd.MAX_N, 10_000, 1_000, key="loop_n", bind=URL)
-    device_name = right.selectbox("Device", available_devices(), key="loop_device", bind=URL)
+    n = bound(left.slider, "n, the length of the vectors", 1_000, fd.MAX_N, 10_000, 1_000, key="loop_n")
+    device_name = bound(right.selectbox, "Device", available_devices(), key="loop_device")
     device = resolve_device(device_name)
     last = st.session_state.get("foundations-timing")
     if st.button("Time it again", key="time_again") or last is None or last[0] != (n, device_name):

@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import baselines
+from pages._links import bound
 from pages._ui import POLL_SECONDS, dataset_box, dataset_choices, load_dataset, session_runs, submit, to_image
 
 st.title("Baseline ladder")
@@ -22,16 +23,16 @@ if not options:
     st.error("Neither MNIST nor Fashion-MNIST is here. Run `bash .ci/setup` to import Fashion-MNIST.")
     st.stop()
 dataset = dataset_box({key: choices[key] for key in options})
-epochs = sb.slider("Epochs per rung", 1, 40, 5, key="epochs", bind="query-params", help="The post trains 40.")
-subset = sb.select_slider(
+epochs = bound(sb.slider, "Epochs per rung", 1, 40, 5, key="epochs", help="The post trains 40.")
+subset = bound(
+    sb.select_slider,
     "Training images per rung",
     [2000, 10000, 60000],  # 60000: every training image
     value=60000,
     key="subset",
-    bind="query-params",
     help="The ResNet trains on as many, but on a CPU for one epoch only.",
 )
-seed = sb.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
+seed = bound(sb.number_input, "Seed", 0, 2**31 - 1, 0, key="seed")
 
 
 @st.cache_resource(show_spinner="Averaging the training images of each class...")

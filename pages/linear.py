@@ -9,6 +9,7 @@ import torch
 
 from core import datasets
 from core.models.linear import grid_around, least_squares, loss_surface, plane, predict
+from pages._links import bound
 from pages._ui import common_settings, export_buttons, live_view, lr_finder_panel, make_config, train_controls
 
 # d2l 3.4 uses lr 0.03 on a halved squared loss; ours is not halved, so lr 0.02 takes about the same steps.
@@ -91,7 +92,7 @@ def prediction_box(job) -> None:
     st.subheader("Ask the model")
     a, b, out = st.columns(3)
     keys, values = (("sleep", "study"), (4.0, 8.0)) if exam else (("x1", "x2"), (1.0, 1.0))  # seed 000's question
-    X = torch.tensor([[col.number_input(name, value=v, step=0.5, key=k, bind=URL)
+    X = torch.tensor([[bound(col.number_input, name, value=v, step=0.5, key=k)
                        for col, name, v, k in zip((a, b), data.feature_names, values, keys)]])  # fmt: skip
     y_hat = float(predict(job.run.model, X)[0])
     reference, ref_name = reference_of(job)
@@ -111,22 +112,23 @@ st.markdown(
 )
 sb = st.sidebar
 # plain keys as options (titles as captions): a bound radio writes its option's label into the link
-key = sb.radio("Data", ["synthetic", "exam"], captions=["y = Xw + b + noise (d2l 3.3)", "exam scores: sleep, study"],
-               key="data", bind=URL, on_change=lambda: use_defaults(st.session_state["data"]))  # fmt: skip
+key = bound(sb.radio, "Data", ["synthetic", "exam"], key="data",
+            captions=["y = Xw + b + noise (d2l 3.3)", "exam scores: sleep, study"],
+            on_change=lambda: use_defaults(st.session_state["data"]))  # fmt: skip
 if "linear-defaults" not in st.session_state:  # the session's first visit: this page's defaults, not the images'
     st.session_state["linear-defaults"] = True
     use_defaults(key, keep_link=True)
 knobs = {}
 if key == "synthetic":
     sb.subheader("True parameters")
-    w1 = sb.slider("true w1", -5.0, 5.0, 2.0, 0.1, key="w1", bind=URL)
-    w2 = sb.slider("true w2", -5.0, 5.0, -3.4, 0.1, key="w2", bind=URL)
+    w1 = bound(sb.slider, "true w1", -5.0, 5.0, 2.0, 0.1, key="w1")
+    w2 = bound(sb.slider, "true w2", -5.0, 5.0, -3.4, 0.1, key="w2")
     knobs = {
         "true_w": (w1, w2),
-        "true_b": sb.slider("true b", -10.0, 10.0, 4.2, 0.1, key="b", bind=URL),
-        "noise": sb.slider("Noise (std of y's error)", 0.0, 2.0, 0.01, 0.01, key="noise", bind=URL),
-        "num_examples": sb.select_slider("Examples (as many again for validation)",
-                                         [100, 200, 500, 1000, 2000, 5000, 10000], 1000, key="n", bind=URL),
+        "true_b": bound(sb.slider, "true b", -10.0, 10.0, 4.2, 0.1, key="b"),
+        "noise": bound(sb.slider, "Noise (std of y's error)", 0.0, 2.0, 0.01, 0.01, key="noise"),
+        "num_examples": bound(sb.select_slider, "Examples (as many again for validation)",
+                                         [100, 200, 500, 1000, 2000, 5000, 10000], 1000, key="n"),
     }  # fmt: skip
 config = make_config(model="linear", dataset=key, **common_settings(3, 0.02, image=False), **knobs)
 if config is None:

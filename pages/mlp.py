@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from pages._links import bound
 from pages._ui import training_page
 
 st.title("Multilayer perceptron")
@@ -13,21 +14,17 @@ st.markdown(
 sb = st.sidebar
 sb.subheader("Network")
 knobs = {
-    "num_hiddens": sb.select_slider(
-        "Hidden units", [16, 32, 64, 128, 256, 512, 1024], value=256, key="hidden", bind="query-params"
-    ),
-    "num_layers": sb.slider("Hidden layers (depth)", 1, 4, 1, key="layers", bind="query-params"),
-    "activation": sb.radio(
-        "Activation", ["relu", "sigmoid", "tanh"], key="activation", horizontal=True, bind="query-params"
-    ),
+    "num_hiddens": bound(sb.select_slider, "Hidden units", [16, 32, 64, 128, 256, 512, 1024], value=256, key="hidden"),
+    "num_layers": bound(sb.slider, "Hidden layers (depth)", 1, 4, 1, key="layers"),
+    "activation": bound(sb.radio, "Activation", ["relu", "sigmoid", "tanh"], key="activation", horizontal=True),
     # d2l 5.4: the scale of the initial weights decides whether signals and gradients survive the layers
-    "init_std": sb.select_slider(
+    "init_std": bound(
+        sb.select_slider,
         "Initial weights (standard deviation)",
         [0.0, 0.001, 0.01, 0.1, 1.0],
         value=0.0,
         format_func=lambda std: "default" if std == 0 else f"{std:g}",
         key="init",
-        bind="query-params",
         help="default: PyTorch's, uniform within ±1/√(the layer's inputs). Otherwise every weight and bias "
         "is drawn from N(0, std²) (d2l 5.4). With 4 ReLU layers, 0.01 shrinks the signal layer after layer "
         "until nothing is learned (10%, chance) and 1 blows it up until the loss diverges; the default keeps "

@@ -6,6 +6,7 @@ import streamlit as st
 from core import checkpoint
 from core.models import pretrained
 from core.photos import MAX_UPLOAD_MB, decode_photo
+from pages._links import bound
 from pages._ui import session_runs
 
 
@@ -68,7 +69,7 @@ if not names:
     )
     st.stop()
 name = sb.selectbox("Pretrained model", names, format_func=pretrained.CLASSIFIERS.get, key="clf")
-threshold = sb.slider("'Neither' below this confidence", 0.05, 0.95, 0.5, 0.05, key="threshold", bind="query-params")
+threshold = bound(sb.slider, "'Neither' below this confidence", 0.05, 0.95, 0.5, 0.05, key="threshold")
 own = own_model()
 if own is not None:
     st.caption(

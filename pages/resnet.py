@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.train import PLAIN, RECIPE, RECIPE_BATCH, RECIPE_LR
+from pages._links import bound
 from pages._recipe import preset_buttons
 from pages._ui import training_page
 
@@ -40,29 +41,27 @@ preset_buttons(
     }
 )
 sb.subheader("Network")
-kind = sb.radio(
+kind = bound(
+    sb.radio,
     "Architecture",
     ["resnet", "resnet18"],
     captions=["small: trains on a CPU in a minute", "ResNet-18: for GPUs"],
     key="arch",
     horizontal=True,
-    bind="query-params",
 )
 knobs = {"model": kind, "eval_examples": EVAL_IMAGES}
 if kind == "resnet":
-    knobs["resnet_width"] = sb.select_slider(
-        "Width (channels of the first stage)", [8, 16, 32, 64], 16, key="width", bind="query-params"
+    knobs["resnet_width"] = bound(
+        sb.select_slider, "Width (channels of the first stage)", [8, 16, 32, 64], 16, key="width"
     )
-    knobs["resnet_blocks"] = sb.slider("Blocks per stage", 1, 3, 1, key="blocks", bind="query-params")
-    knobs["resnet_stages"] = sb.slider(
-        "Stages (each halves the image size)", 1, 4, 3, key="stages", bind="query-params"
-    )
-subset = sb.select_slider(
+    knobs["resnet_blocks"] = bound(sb.slider, "Blocks per stage", 1, 3, 1, key="blocks")
+    knobs["resnet_stages"] = bound(sb.slider, "Stages (each halves the image size)", 1, 4, 3, key="stages")
+subset = bound(
+    sb.select_slider,
     "Training images",
     [2000, 5000, 10000, 20000, 60000],  # 60000: all of Fashion-MNIST (and of CIFAR-10's 50000)
     value=60000,
     key="subset",
-    bind="query-params",
     help="A ResNet is slow on a CPU: train on a part of the training set for a quicker demonstration.",
 )
 knobs["train_examples"] = subset

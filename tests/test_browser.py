@@ -215,3 +215,16 @@ def test_a_reload_mid_run_does_not_leave_a_hidden_run_holding_the_trainer(server
     page.get_by_role("button", name="Stop", exact=True).click()
     expect(page.get_by_text("Stopped at step")).to_be_visible(timeout=30_000)
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_a_link_of_more_than_a_thousand_settings_says_it_was_ignored(server, page):
+    """Streamlit ignores a query string of over 1,000 parameters whole: the page says so instead of nothing."""
+    from playwright.sync_api import expect
+
+    page.goto(server)  # a session first: the app watches Streamlit's log from its first session on
+    expect(page.get_by_text("Deep learning, live").first).to_be_visible(timeout=60_000)
+    junk = "&".join(f"x{i}=1" for i in range(1001))
+    page.goto(f"{server}/softmax?lr=0.5&{junk}")
+    expect(page.get_by_text(re.compile(r"This link was ignored whole \(1002 parameters"))).to_be_visible(timeout=60_000)
+    assert slider_value(page, "Learning rate") == "0.1", "the page's default, as the warning says"
+    assert page.get_by_test_id("stException").count() == 0

@@ -489,3 +489,31 @@ def test_a_run_that_ends_at_chance_is_shown_as_no_success():
     assert job.outcome.status == "guessing", job.outcome
     assert not at.success, "no green 'Trained ...' for a model at chance"
     assert any("no better than guessing" in e and "lr = 10" in e for e in texts(at.error)), texts(at.error)
+
+
+@pytest.mark.parametrize(
+    ("page", "url", "refused"),
+    [
+        ("mlp", {"layers": "100", "init": "inf", "hidden": "128"}, ["layers=100", "init=inf"]),
+        ("mlp", {"activation": "gelu"}, ["activation=gelu"]),
+        ("resnet", {"arch": "vgg", "width": "7", "blocks": "9", "stages": "0", "subset": "3"}, None),
+        ("softmax", {"impl": "fast", "optimizer": "lion"}, ["impl=fast", "optimizer=lion"]),
+        ("foundations", {"loop_n": "-5", "loop_device": "tpu"}, ["loop_n=-5", "loop_device=tpu"]),
+        ("photos", {"threshold": "2"}, ["threshold=2"]),
+        ("ladder", {"epochs": "0", "subset": "7"}, ["epochs=0", "subset=7"]),
+    ],
+)
+def test_every_setting_a_link_carries_is_checked_by_one_rule(page, url, refused):
+    """Issue 12: bound widgets other than lr, batch, epochs, seed, device and dataset reset without a word."""
+    at = open_page(session(), page, **url)
+    warnings = " ".join(texts(at.warning))
+    expected = refused if refused is not None else [f"{key}={raw}" for key, raw in url.items()]
+    for setting in expected:
+        assert f"`{setting}` is not allowed here" in warnings, (setting, warnings)
+    assert "hidden=128" not in warnings and not at.exception
+
+
+def test_a_link_that_spells_out_a_default_is_no_refusal():
+    at = open_page(session(), "resnet", subset="60000", lr="0.2", normalize="true", optimizer="nesterov")
+    assert not at.warning, texts(at.warning)
+    assert at.select_slider(key="subset").value == 60000

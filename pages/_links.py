@@ -1,0 +1,75 @@
+"""One check for every setting a shared link carries: a value the page's widget refuses gets a warning, never silence.
+
+A widget bound to the URL (`bind="query-params"`) that cannot take a link's value drops it without a word,
+and Streamlit removes it from the URL. Every page binds its widgets through `bound`, which reads the link's
+raw value before the widget does and compares after: a setting that left the URL while its widget holds
+something else was refused, and the page says so, whichever widget of whichever page it was. A link that
+Streamlit ignores whole (over 1,000 parameters or 512 Ki characters) is seen through the warning Streamlit
+logs for it, and said by the page's first bound widget.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+OWN_MESSAGE = {"dataset"}  # the dataset box explains its refusals itself (which name a link should use)
+_ignored: dict[str, str] = {}  # session id -> why Streamlit ignored its whole link
+
+
+def bound(widget, *args, key: str, **kwargs):
+    """`widget(*args, key=key, **kwargs)` bound to the URL; a link's value for it that it refused is said at once."""
+    raw = st.query_params.get(key)
+    _say_ignored_link()
+    value = widget(*args, key=key, bind="query-params", **kwargs)
+    if raw is not None and key not in OWN_MESSAGE and st.query_params.get(key) != raw and not _same(raw, value):
+        # Streamlit took the value out of the URL and the widget holds something else: it was refused
+        st.warning(f"The link's setting `{key}={raw}` is not allowed here, so the default is used.")
+    return value
+
+
+def _same(raw: str, value) -> bool:
+    """Would the widget's value be written as `raw`? (A link may spell a default out: lr=0.1, normalize=False.)"""
+    if isinstance(value, bool):
+        return raw.lower() == str(value).lower()
+    if isinstance(value, int | float):
+        try:
+            return float(raw) == value
+        except ValueError:
+            return False
+    return raw == str(value)
+
+
+def _say_ignored_link() -> None:
+    """Once per link: Streamlit read none of it (it logged why, and `_IgnoredLinks` noted whose it was)."""
+    ctx = get_script_run_ctx()
+    if ctx is not None and (why := _ignored.pop(ctx.session_id, None)):
+        st.warning(f"This link was ignored whole ({why}), so every setting is the page's default.")
+
+
+class _IgnoredLinks(logging.Filter):
+    """Streamlit logs 'Ignoring query string with N parameters ...' on the session's thread: note whose it was."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Ignoring query string"):
+            import inspect
+
+            from streamlit.runtime.app_session import AppSession
+
+            frame = inspect.currentframe()
+            while frame is not None:  # the AppSession whose client sent the link is a caller of the logger
+                session = frame.f_locals.get("self")
+                if isinstance(session, AppSession):
+                    message = record.getMessage().removeprefix("Ignoring query string with ")
+                    _ignored[session.id] = message.split(" because", 1)[0] + ", more than Streamlit reads"
+                    break
+                frame = frame.f_back
+        return True
+
+
+def watch_ignored_links() -> None:
+    logger = logging.getLogger("streamlit.runtime.state.query_params")
+    if not any(isinstance(f, _IgnoredLinks) for f in logger.filters):
+        logger.addFilter(_IgnoredLinks())
