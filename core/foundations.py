@@ -185,6 +185,8 @@ def parse_values(text: str, max_values: int = MAX_VALUES, max_abs: float = MAX_A
             v = float(part)
         except ValueError:
             raise InputError(f"`{part[:20]}` is not a number: enter numbers separated by commas.") from None
+        if math.isnan(v):
+            raise InputError(f"`{part[:20]}` is not a number (NaN): enter numbers separated by commas.")
         if not math.isfinite(v) or abs(v) > max_abs:
             raise InputError(f"`{part[:20]}` is too large here: use numbers between -{max_abs:g} and {max_abs:g}.")
         values.append(v)

@@ -101,7 +101,8 @@ def test_every_function_matches_its_analytic_gradient(name):
 def test_parse_values():
     assert torch.equal(fd.parse_values("0, 1, 2, 3"), torch.arange(4.0))
     assert torch.equal(fd.parse_values("[-1.5 2e0]"), torch.tensor([-1.5, 2.0]))
-    for text, words in [("", "Enter the values"), ("1, two", "`two` is not a number"), ("nan", "too large"),
+    for text, words in [("", "Enter the values"), ("1, two", "`two` is not a number"),
+                        ("nan", r"`nan` is not a number \(NaN\)"), ("inf", "too large"),  # NaN is no size
                         ("1e30", "too large"), (", ".join(["1"] * 13), "at most 12")]:  # fmt: skip
         with pytest.raises(fd.InputError, match=words):
             fd.parse_values(text)
