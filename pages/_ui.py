@@ -403,23 +403,30 @@ def gallery(job: Job, mistakes, classes) -> None:
 
 
 def confusion_matrix(job: Job, ev: Evaluation, classes) -> None:
-    """A grid of squares (a scatter, so that a click selects a cell) and the images of the chosen cell."""
+    """A heatmap of the counts (a click on a cell selects it) and the images of the chosen cell."""
     q = len(classes)
     counts = ev.confusion.numpy()
     true_idx, pred_idx = np.divmod(np.arange(q * q), q)
     values = counts.flatten()
-    off = values * (true_idx != pred_idx)
-    fig = go.Figure(
-        go.Scatter(
-            x=[classes[i] for i in pred_idx],
-            y=[classes[i] for i in true_idx],
+    shade = np.log1p(values * (true_idx != pred_idx))  # the mistakes' counts, on a log scale; the diagonal stays white
+    shade = shade / max(shade.max(), 1e-9)
+    fig = go.Figure(go.Heatmap(x=classes, y=classes, z=shade.reshape(q, q), colorscale="Reds", zmin=0, zmax=1))
+    fig.update_traces(showscale=False, hoverinfo="skip", xgap=1, ygap=1)
+    # plotly heatmaps cannot be selected, so a transparent square over each cell takes the click and writes its
+    # count: white on the dark cells, black on the light ones (a trace each, so that a selection fades neither)
+    for dark, colour in ((True, "white"), (False, "black")):
+        cells = (shade > 0.55) == dark
+        fig.add_scatter(
+            x=[classes[i] for i in pred_idx[cells]],
+            y=[classes[i] for i in true_idx[cells]],
             mode="markers+text",
-            text=[str(v) for v in values],
-            marker=dict(symbol="square", size=34, color=np.log1p(off), colorscale="Reds", line=dict(width=1)),
-            customdata=np.stack([true_idx, pred_idx], axis=1),
+            text=[str(v) for v in values[cells]],
+            textfont=dict(color=colour),
+            marker=dict(symbol="square", size=34, color="rgba(0, 0, 0, 0)"),
+            unselected=dict(marker=dict(opacity=1), textfont=dict(color=colour)),
             hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+            showlegend=False,
         )
-    )
     fig.update_layout(
         height=480,
         xaxis_title="predicted",

@@ -228,3 +228,40 @@ def test_a_link_of_more_than_a_thousand_settings_says_it_was_ignored(server, pag
     expect(page.get_by_text(re.compile(r"This link was ignored whole \(1002 parameters"))).to_be_visible(timeout=60_000)
     assert slider_value(page, "Learning rate") == "0.1", "the page's default, as the warning says"
     assert page.get_by_test_id("stException").count() == 0
+
+
+@pytest.mark.usefixtures("fashion_available")
+def test_the_confusion_matrix_is_a_readable_heatmap_whose_cells_click(server, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/softmax?epochs=1")
+    train = page.get_by_role("button", name="Train", exact=True)
+    expect(train).to_be_enabled(timeout=60_000)
+    train.click()
+    expect(page.get_by_role("tab", name="Confusion matrix")).to_be_visible(timeout=120_000)
+    page.get_by_role("tab", name="Confusion matrix").click()
+    find = """() => [...document.querySelectorAll('.js-plotly-plot')].find(p => (p._fullData || []).some(
+        t => t.type === 'heatmap'))"""
+    page.wait_for_function(find, timeout=30_000)
+    page.evaluate(f"() => ({find})().scrollIntoView({{block: 'center'}})")  # Streamlit scrolls a box, not the page
+    time.sleep(0.5)
+    # the darkest mistake cell: its count is written in white, and the light cells' in black
+    cell = page.evaluate(f"""() => {{
+        const plot = ({find})(), traces = plot._fullData.slice(1);  // the squares over the heatmap's cells
+        const cells = {{x: [], y: [], text: []}}, colours = [];
+        for (const t of traces) t.text.forEach((n, i) => {{
+            cells.x.push(t.x[i]); cells.y.push(t.y[i]); cells.text.push(n); colours.push(t.textfont.color);
+        }});
+        const counts = cells.text.map(Number), off = counts.map((n, i) => cells.x[i] === cells.y[i] ? -1 : n);
+        const i = off.indexOf(Math.max(...off));
+        const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis, box = plot.getBoundingClientRect();
+        const left = box.left + xa._offset + xa.l2p(xa.d2l(cells.x[i]));
+        const top = box.top + ya._offset + ya.l2p(ya.d2l(cells.y[i]));
+        return {{i, x: cells.x[i], y: cells.y[i], colour: colours[i], light: colours[counts.indexOf(0)], left, top}};
+    }}""")
+    assert (cell["colour"], cell["light"]) == ("white", "black"), cell
+    page.mouse.click(cell["left"], cell["top"])  # the cell's centre on the page
+    page.screenshot(path=ARTIFACTS / "confusion-heatmap-click.png", full_page=True)
+    expect(page.get_by_text(re.compile(rf"images of {cell['y']} taken for {cell['x']}"))).to_be_visible(timeout=30_000)
+    page.screenshot(path=ARTIFACTS / "confusion-heatmap.png", full_page=True)
+    assert page.get_by_test_id("stException").count() == 0
