@@ -92,19 +92,21 @@ st.caption(too_large)
 
 photos = [decode_photo(f.getvalue(), f.name) for f in files]
 verdicts = pretrained.classify_photos(classifier(name), photos, threshold)
-for i, (photo, verdict) in enumerate(zip(photos, verdicts)):
-    with st.container(border=True, key=f"photo-{i}"):
-        if verdict is None:
-            st.error(photo.error)
-            continue
-        left, right = st.columns([1, 2])
-        left.image(photo.image, caption=photo.name, width="stretch")
-        right.markdown(f"### {verdict.label}")
-        with right:
+st.subheader(pretrained.tally(verdicts))
+PER_ROW = 3  # cards side by side: a drop of 24 photos fills a screen or two, not a long column
+for start in range(0, len(photos), PER_ROW):
+    for col, i in zip(st.columns(PER_ROW), range(start, min(start + PER_ROW, len(photos)))):
+        photo, verdict = photos[i], verdicts[i]
+        with col.container(border=True, key=f"photo-{i}"):
+            if verdict is None:
+                st.error(photo.error)
+                continue
+            st.image(photo.image, caption=photo.name, width="stretch")
+            st.markdown(f"### {verdict.label}")
             probability_bars(verdict, key=f"bars-{i}")
-        right.caption("Pretrained top 5: " + ", ".join(f"{label} {p:.0%}" for label, p in verdict.top5))
-        if own is not None:
-            mine = pretrained.classify_own(own, photo.image, threshold)
-            right.markdown(f"**Your model:** {mine.label} ({mine.probs[mine.label]:.0%})")
-        for note in photo.notes:
-            right.caption(note)
+            st.caption("Pretrained top 5: " + ", ".join(f"{label} {p:.0%}" for label, p in verdict.top5))
+            if own is not None:
+                mine = pretrained.classify_own(own, photo.image, threshold)
+                st.markdown(f"**Your model:** {mine.label} ({mine.probs[mine.label]:.0%})")
+            for note in photo.notes:
+                st.caption(note)

@@ -165,6 +165,9 @@ def test_photos_dropped_on_the_uploader_get_their_verdicts(server, page, tmp_pat
         expect(card.get_by_role("heading", name=verdict, exact=True)).to_be_visible(timeout=60_000)
         expect(card.get_by_text("Pretrained top 5:")).to_be_visible()
         expect(card.locator("img")).to_have_count(1)
+    expect(page.get_by_role("heading", name="1 cat, 1 dog, 1 neither, 1 not read")).to_be_visible()
+    tops = [round(cards.nth(i).bounding_box()["y"]) for i in range(len(files))]
+    assert tops[0] == tops[1] == tops[2] < tops[3], f"a grid of three cards a row, not a column: {tops}"
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=ARTIFACTS / "photos-verdicts.png", full_page=True)
 

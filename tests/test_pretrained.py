@@ -22,6 +22,7 @@ from core.models import pretrained
 from core.models.pretrained import (
     CAT_CLASSES,
     DOG_CLASSES,
+    Verdict,
     available_classifiers,
     classify,
     classify_batch,
@@ -29,6 +30,7 @@ from core.models.pretrained import (
     decide,
     fold_imagenet,
     load_classifier,
+    tally,
 )
 from core.photos import decode_photo
 
@@ -162,3 +164,10 @@ def test_resnet_offered_only_when_cached(tmp_path, monkeypatch):
 def test_unknown_classifier():
     with pytest.raises(ValueError, match="unknown classifier"):
         load_classifier("alexnet")
+
+
+def test_a_drop_is_summed_up_in_one_line():
+    verdicts = [Verdict("cat", 0.9, 0.05, 0.05, ())] * 14 + [Verdict("dog", 0.1, 0.8, 0.1, ())] * 6
+    verdicts += [Verdict("neither", 0.1, 0.1, 0.8, ())] * 4 + [None]
+    assert tally(verdicts) == "14 cats, 6 dogs, 4 neither, 1 not read"
+    assert tally([Verdict("dog", 0.1, 0.8, 0.1, ())]) == "1 dog" and tally([]) == "No photos"

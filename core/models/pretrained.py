@@ -190,3 +190,14 @@ def own_model_problem(classes: Sequence[str], input_shape: Sequence[int]) -> str
     if tuple(input_shape) != (3, 32, 32):
         return f"This model takes inputs of shape {tuple(input_shape)}, not 32x32 colour images."
     return None
+
+
+def tally(verdicts: Sequence[Verdict | None]) -> str:
+    """One line for a drop of photos: "14 cats, 6 dogs, 4 neither" (and how many could not be read)."""
+    counts = {label: sum(v is not None and v.label == label for v in verdicts) for label in LABELS}
+    words = {"cat": ("cat", "cats"), "dog": ("dog", "dogs"), "neither": ("neither", "neither")}
+    parts = [f"{n} {words[label][n != 1]}" for label, n in counts.items() if n]
+    unreadable = sum(v is None for v in verdicts)
+    if unreadable:
+        parts.append(f"{unreadable} not read")
+    return ", ".join(parts) or "No photos"
