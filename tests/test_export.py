@@ -155,3 +155,13 @@ def test_the_linear_regression_script_runs_and_learns_what_the_dashboard_learns(
     # the same data, initial weights, batches and steps: the same parameters, to float precision
     assert (w1, w2, b) == pytest.approx((*model.w.reshape(-1).tolist(), model.b.item()), abs=1e-4)
     assert (w1, w2, b) == pytest.approx((2.0, -3.4, 4.2), abs=0.15)
+
+
+@pytest.mark.parametrize("config", CASES[::3], ids=lambda c: f"{c.model}-{c.implementation}-{c.dataset}")
+def test_the_notebook_is_valid_for_jupyter(config):
+    """Written as JSON by hand, so checked against Jupyter's own schema (nbformat), as Jupyter checks it on open."""
+    import nbformat
+
+    notebook = nbformat.reads(to_notebook(config), as_version=4)
+    nbformat.validate(notebook)  # raises ValidationError with the schema's complaint
+    assert [c.cell_type for c in notebook.cells][:3] == ["markdown", "markdown", "code"]

@@ -517,3 +517,12 @@ def test_a_link_that_spells_out_a_default_is_no_refusal():
     at = open_page(session(), "resnet", subset="60000", lr="0.2", normalize="true", optimizer="nesterov")
     assert not at.warning, texts(at.warning)
     assert at.select_slider(key="subset").value == 60000
+
+
+def test_a_classroom_server_watches_no_files():
+    """Watchdog's recursive watch of the whole folder (.venv's 6 GB included) flooded the log with 'Inotify queue
+    overflowed' and took CPU from the trainers: a default ResNet run went from 44 to 86 s beside it."""
+    import tomllib
+
+    config = tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
