@@ -21,7 +21,8 @@ _ignored: dict[str, str] = {}  # session id -> why Streamlit ignored its whole l
 
 def bound(widget, *args, key: str, **kwargs):
     """`widget(*args, key=key, **kwargs)` bound to the URL; a link's value for it that it refused is said at once."""
-    raw = st.query_params.get(key)
+    # only a widget new to the session takes its value from the link; one that exists (a click, a preset) keeps its own
+    raw = st.query_params.get(key) if key not in st.session_state else None
     _say_ignored_link()
     value = widget(*args, key=key, bind="query-params", **kwargs)
     if raw is not None and key not in OWN_MESSAGE and st.query_params.get(key) != raw and not _same(raw, value):

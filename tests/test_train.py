@@ -490,7 +490,8 @@ def test_resnet18_runs_through_the_same_loop(tiny):
     """The GPU model of the ResNet page: the same fit, events and batch-norm rule, on a few images here."""
     run = start(RunConfig(model="resnet18", train_examples=24, batch_size=16, epochs=1), tiny.head(24, 16))
     started, progress, finished = events_of(run)
-    assert finished.status == "completed" and started.steps_per_epoch == 1, "the ragged 8 are dropped"
+    assert finished.status in ("completed", "guessing"), finished.message  # one step: at chance, and it says so
+    assert started.steps_per_epoch == 1, "the ragged 8 are dropped"
     assert started.num_params > 11_000_000 and progress[-1].val_examples == 16
 
 
