@@ -304,8 +304,16 @@ def is_guessing(accuracy: float, chance: float) -> bool:
 
 def guessing_message(accuracy: float, chance: float, cfg: RunConfig, trained: str) -> str:
     """Why a run that ended at chance did (in the voice of `divergence_message`), and what to try."""
+    squash = {"sigmoid_mse": "sigmoid", "softmax_mse": "softmax"}.get(cfg.loss)
     if cfg.init_std and cfg.init_std < 0.1:  # d2l 5.4: the signal and its gradients fade layer after layer
         cause, advice = f"the initial weights (std {cfg.init_std:g}) are too small", "try the default init"
+    elif cfg.init_std >= 0.5 and squash:  # seed 004's ladder: huge logits saturate the probabilities
+        cause = f"weights drawn this large (std {cfg.init_std:g}) saturate the {squash}, whose squared error then "
+        cause += "barely moves them"
+        advice = "try the cross-entropy loss, or a smaller init"
+    elif cfg.init_std:
+        cause = f"the learning rate (lr = {cfg.lr:g}) or the initial weights (std {cfg.init_std:g}) are too large"
+        advice = _smaller_lr(cfg) + " or a smaller init"
     elif cfg.lr <= 1e-3:
         cause, advice = f"the learning rate (lr = {cfg.lr:g}) is too small for this many steps", "try a larger lr"
     else:

@@ -517,6 +517,9 @@ def test_a_model_that_collapses_to_chance_says_so_instead_of_succeeding(fashion)
         ),
         (0.10, {"lr": 0.0001}, "the learning rate (lr = 0.0001) is too small for this many steps; try a larger lr"),
         (0.11, {"init_std": 0.01, "model": "mlp"}, "the initial weights (std 0.01) are too small"),
+        # the post's ladder: N(0, 1) weights and a squared loss on probabilities, not the lr
+        (0.14, {"init_std": 1.0, "lr": 1.0, "loss": "sigmoid_mse"}, "saturate the sigmoid, whose squared error"),
+        (0.12, {"init_std": 1.0, "lr": 1.0}, "the learning rate (lr = 1) or the initial weights (std 1) are too large"),
     ],
 )
 def test_guessing_names_the_likely_cause(accuracy, options, expected):
