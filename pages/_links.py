@@ -20,7 +20,9 @@ _ignored: dict[str, str] = {}  # session id -> why Streamlit ignored its whole l
 
 
 def bound(widget, *args, key: str, **kwargs):
-    """`widget(*args, key=key, **kwargs)` bound to the URL; a link's value for it that it refused is said at once."""
+    """`widget(*args, key=key, **kwargs)` bound to the URL; a link's value for it that it refused is said at once,
+    in the page's main area (call the widget on its container, `exp.slider`, not inside `with exp:`, which would
+    put the warning there too, hidden in a collapsed expander)."""
     # only a widget new to the session takes its value from the link; one that exists (a click, a preset) keeps its own
     raw = st.query_params.get(key) if key not in st.session_state else None
     _say_ignored_link()

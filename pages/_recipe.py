@@ -49,53 +49,53 @@ def recipe_settings(defaults: dict, image: bool = True) -> dict:
             help=OPTIMIZER_HELP,
         ),
     }
-    with sb.expander("Training recipe", expanded=defaults != PLAIN):
-        values["momentum"] = bound(
-            st.select_slider,
-            "Momentum",
-            MOMENTUM_OPTIONS,
-            defaults["momentum"],
-            key="momentum",
-            disabled=values["optimizer"] not in ("momentum", "nesterov"),
-            help="How much of the last steps' direction each step keeps (momentum and nesterov only).",
-        )
-        values["weight_decay"] = bound(
-            st.select_slider,
-            "Weight decay",
-            WEIGHT_DECAY_OPTIONS,
-            defaults["weight_decay"],
+    # the widgets on the expander itself, not `with` it: a refused link's warning then goes to the main area
+    recipe = sb.expander("Training recipe", expanded=defaults != PLAIN)
+    values["momentum"] = bound(
+        recipe.select_slider,
+        "Momentum",
+        MOMENTUM_OPTIONS,
+        defaults["momentum"],
+        key="momentum",
+        disabled=values["optimizer"] not in ("momentum", "nesterov"),
+        help="How much of the last steps' direction each step keeps (momentum and nesterov only).",
+    )
+    values["weight_decay"] = bound(
+        recipe.select_slider,
+        "Weight decay",
+        WEIGHT_DECAY_OPTIONS,
+        defaults["weight_decay"],
+        format_func="{:g}".format,
+        key="wd",
+        help="Pulls every weight a little towards 0 at each step (an L2 penalty, d2l 3.7).",
+    )
+    values["lr_schedule"] = bound(
+        recipe.radio,
+        "Learning-rate schedule",
+        SCHEDULES,
+        SCHEDULES.index(defaults["lr_schedule"]),
+        key="schedule",
+        horizontal=True,
+        captions=["the same lr at every step (d2l)", "up to lr in the first 30% of the steps, then down to 0"],
+    )
+    if image:  # classification: a table's regression has no classes to smooth, no channels to normalise
+        values["label_smoothing"] = bound(
+            recipe.select_slider,
+            "Label smoothing",
+            SMOOTHING_OPTIONS,
+            defaults["label_smoothing"],
             format_func="{:g}".format,
-            key="wd",
-            help="Pulls every weight a little towards 0 at each step (an L2 penalty, d2l 3.7).",
+            key="smoothing",
+            help="The target puts this much of its probability evenly on every class instead of all on the true one.",
         )
-        values["lr_schedule"] = bound(
-            st.radio,
-            "Learning-rate schedule",
-            SCHEDULES,
-            SCHEDULES.index(defaults["lr_schedule"]),
-            key="schedule",
-            horizontal=True,
-            captions=["the same lr at every step (d2l)", "up to lr in the first 30% of the steps, then down to 0"],
+        values["normalize"] = bound(
+            recipe.toggle,
+            "Normalise the inputs",
+            defaults["normalize"],
+            key="normalize",
+            help="Subtract the training images' mean and divide by their standard deviation, per channel. The "
+            "model keeps both, so it sees photos and checkpoints scaled as in its training.",
         )
-        if image:  # classification: a table's regression has no classes to smooth, no channels to normalise
-            values["label_smoothing"] = bound(
-                st.select_slider,
-                "Label smoothing",
-                SMOOTHING_OPTIONS,
-                defaults["label_smoothing"],
-                format_func="{:g}".format,
-                key="smoothing",
-                help="The target puts this much of its probability evenly on every class instead of all on the "
-                "true one.",
-            )
-            values["normalize"] = bound(
-                st.toggle,
-                "Normalise the inputs",
-                defaults["normalize"],
-                key="normalize",
-                help="Subtract the training images' mean and divide by their standard deviation, per channel. The "
-                "model keeps both, so it sees photos and checkpoints scaled as in its training.",
-            )
     return values
 
 

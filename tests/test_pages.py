@@ -496,7 +496,7 @@ def test_a_run_that_ends_at_chance_is_shown_as_no_success():
         ("mlp", {"layers": "100", "init": "inf", "hidden": "128"}, ["layers=100", "init=inf"]),
         ("mlp", {"activation": "gelu"}, ["activation=gelu"]),
         ("resnet", {"arch": "vgg", "width": "7", "blocks": "9", "stages": "0", "subset": "3"}, None),
-        ("softmax", {"impl": "fast", "optimizer": "lion"}, ["impl=fast", "optimizer=lion"]),
+        ("softmax", {"impl": "fast", "optimizer": "lion", "wd": "-1"}, ["impl=fast", "optimizer=lion", "wd=-1"]),
         ("foundations", {"loop_n": "-5", "loop_device": "tpu"}, ["loop_n=-5", "loop_device=tpu"]),
         ("photos", {"threshold": "2"}, ["threshold=2"]),
         ("ladder", {"epochs": "0", "subset": "7"}, ["epochs=0", "subset=7"]),
@@ -510,6 +510,7 @@ def test_every_setting_a_link_carries_is_checked_by_one_rule(page, url, refused)
     for setting in expected:
         assert f"`{setting}` is not allowed here" in warnings, (setting, warnings)
     assert "hidden=128" not in warnings and not at.exception
+    assert not at.sidebar.warning, "in the main area: a collapsed sidebar expander would hide it"
 
 
 def test_a_link_that_spells_out_a_default_is_no_refusal():
