@@ -2,11 +2,12 @@
 
 Nothing in `core` imports streamlit: the pages lay out widgets and draw, `core` computes. Start at
 `core.train` (RunConfig, start, fit), which uses `core.datasets`, `core.models`, `core.ops`,
-`core.optim`, `core.device` and `core.evaluate`. Around it: `core.jobs` trains runs (and
-`core.lr_finder`'s sweeps) in worker processes for the app, `core.checkpoint` saves and loads trained
-models, `core.export` writes a run as a plain script, `core.baselines` builds the baseline ladder,
-`core.foundations` and `core.tables` compute the Learn pages, and `core.photos` with
-`core.models.pretrained` answer "cat, dog or neither?". Comments saying "seed 000" ... "seed 004" point
-at the source tutorials in ../shared/seeds/ (000: a student's book, whose exam-score data and cat/dog
-goal we reproduce; 004: the blog post "MNIST from scratch" and its ladder).
+`core.optim` (SGD and the one-cycle schedule from scratch), `core.device` and `core.evaluate`. Around
+it: `core.jobs` trains runs (and `core.lr_finder`'s sweeps) in worker processes for the app,
+`core.checkpoint` saves and loads trained models, `core.export` writes a run as a plain script,
+`core.baselines` builds the baseline ladder, `core.foundations` and `core.tables` compute the Learn
+pages, and `core.photos` with `core.models.pretrained` answer "cat, dog or neither?". Comments saying
+"seed 000" ... "seed 004" point at the source tutorials in ../shared/seeds/ (000: a student's book,
+whose exam-score data and cat/dog goal we reproduce; 004: the blog post "MNIST from scratch" and its
+ladder).
 """

@@ -1,14 +1,18 @@
 """The one training loop, for every model: a frozen config in, a stream of small progress events out.
 
 `RunConfig` says everything about a run (model, implementation, dataset, lr, batch size, epochs,
-seed, device, optimizer, loss, the model's knobs and its init) and rejects values that make no sense with a
-message naming what is allowed. `start` resolves the device once, loads the data onto it and builds
-the model from the seed; `fit` then runs plain minibatch training - shuffle indices, slice a batch
-from tensors already on the device, forward, loss, backward, step - and yields `Progress` several
-times an epoch (train loss, validation loss and accuracy, examples/s, elapsed time). It never
-draws. It stops between two steps when `cancel` is set, and with a clear reason when the loss stops
-being finite. The data never leaves the device and no Python object is made per example, which is
-what makes an epoch of softmax regression on Fashion-MNIST take a fraction of a second on a CPU.
+seed, device, optimizer, loss, the model's knobs and its init, and the training recipe: momentum, weight
+decay, lr schedule, label smoothing, input normalisation) and rejects values that make no sense with a
+message naming what is allowed; `PLAIN` is d2l's recipe, its defaults, and `RECIPE` the modern one the
+ResNet page starts from. `start` resolves the device once, loads the data onto it and builds the model
+from the seed; `fit` then runs plain minibatch training - shuffle indices, slice a batch from tensors
+already on the device, forward, loss, backward, step (and the schedule's step) - and yields `Progress`
+several times an epoch (train loss, validation loss and accuracy, the lr, examples/s, elapsed time). It
+never draws. Models with batch norm drop a ragged last batch, and evaluations may use a fixed validation
+subset until the last one. It stops between two steps when `cancel` is set, with a clear reason when the
+loss stops being finite, and it says so when a finished model is no better than guessing. The data never
+leaves the device and no Python object is made per example, which is what makes an epoch of softmax
+regression on Fashion-MNIST take a fraction of a second on a CPU.
 """
 
 from __future__ import annotations
