@@ -268,3 +268,45 @@ def test_the_confusion_matrix_is_a_readable_heatmap_whose_cells_click(server, pa
     expect(page.get_by_text(re.compile(rf"images of {cell['y']} taken for {cell['x']}"))).to_be_visible(timeout=30_000)
     page.screenshot(path=ARTIFACTS / "confusion-heatmap.png", full_page=True)
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_checkpoints_uploaded_on_the_photo_page_are_checked_then_used(server, page, tmp_path):
+    """Issue 12: a 1.5 KB crafted checkpoint (a 16 x 8,192-unit MLP, no weights) is refused with its reason, at once;
+    a real cat / dog / neither checkpoint (an untrained small ResNet on CIFAR's 3x32x32) answers beside the verdict."""
+    import io
+
+    import skimage.data
+    import torch
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    from core import checkpoint
+    from core.train import RunConfig, start
+
+    config = RunConfig(model="mlp", num_hiddens=8192, num_layers=16, dataset="cifar10_catdog")
+    payload = {"format": checkpoint.FORMAT, "config": config.as_dict(), "input_shape": [3, 100, 100]}
+    buffer = io.BytesIO()
+    torch.save({**payload, "classes": ["cat", "dog", "neither"], "state_dict": {}}, buffer)
+    (tmp_path / "crafted.pt").write_bytes(buffer.getvalue())
+    X = torch.rand(8, 3, 32, 32)
+    own = datasets.Data("cifar10_catdog", X, torch.tensor([0, 1, 2] * 2 + [0, 1]), X, torch.zeros(8, dtype=torch.long))
+    own = datasets.Data(**{**own.__dict__, "classes": ("cat", "dog", "neither")})
+    run = start(RunConfig(model="resnet", resnet_width=8, dataset="cifar10_catdog"), own)
+    checkpoint.save(run, tmp_path / "mine.pt")
+    Image.fromarray(skimage.data.chelsea()).save(tmp_path / "chelsea.png")
+
+    page.goto(f"{server}/photos")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Your model")).to_be_visible(timeout=60_000)
+    sidebar.get_by_test_id("stSelectbox").filter(has_text="Your model").click()
+    page.get_by_role("option", name="upload a checkpoint").click()
+    upload = sidebar.get_by_test_id("stFileUploaderDropzoneInput")
+    upload.set_input_files(tmp_path / "crafted.pt")
+    refusal = sidebar.get_by_test_id("stAlert")
+    expect(refusal).to_contain_text("parameters; models up to 30,000,000 are loaded here", timeout=30_000)
+    upload.set_input_files(tmp_path / "mine.pt")
+    expect(refusal).to_have_count(0, timeout=30_000)
+    page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(tmp_path / "chelsea.png")
+    expect(page.get_by_text("Your model:")).to_be_visible(timeout=60_000)
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=ARTIFACTS / "photos-own-checkpoint.png", full_page=True)
