@@ -20,7 +20,7 @@ from string import Template
 from textwrap import dedent, fill
 
 from core import datasets, ops, optim
-from core.models import MODELS, resnet_shape
+from core.models import MODELS, Normalized, resnet_shape
 from core.models.resnet import RESNET18
 from core.train import RunConfig
 
@@ -35,10 +35,16 @@ LOSS_NAMES = {
 }
 OPTIMIZER_NAMES = {
     "sgd": "minibatch SGD",
-    "momentum": "SGD with momentum 0.9",
-    "nesterov": "SGD with Nesterov momentum 0.9",
+    "momentum": "SGD with momentum",
+    "nesterov": "SGD with Nesterov momentum",
     "adam": "Adam",
 }
+
+
+def _optimizer_name(config: RunConfig) -> str:
+    """e.g. "SGD with Nesterov momentum 0.9"."""
+    name = OPTIMIZER_NAMES[config.optimizer]
+    return f"{name} {config.momentum:g}" if config.optimizer in ("momentum", "nesterov") else name
 
 
 def _fill(template: str, **values) -> str:
@@ -329,30 +335,14 @@ with torch.no_grad():  # every weight and bias drawn again, from N(0, $std^2)
 """
 
 
-NORMALIZED = '''
-class Normalized(nn.Module):
-    """net((X - mean) / std) per channel: the model carries the training set's statistics with it."""
-
-    def __init__(self, net, mean, std):
-        super().__init__()
-        self.register_buffer("mean", mean.reshape(1, -1, 1, 1).clone())
-        self.register_buffer("std", std.reshape(1, -1, 1, 1).clone())
-        self.net = net
-
-    def forward(self, X):
-        return self.net((X - self.mean) / self.std)
-
-
-net = Normalized(net, mean, std).to(device)
-'''
 CHANNELS_LAST = "net = net.to(memory_format=torch.channels_last)  # convolutions run faster on (n, H, W, C) in memory"
 
 
 def _model(config: RunConfig) -> tuple[str, str]:
     """(markdown, code) that define `net` on the device, and draw its weights anew when the run asks."""
     text, code = _network(config)
-    if config.normalize:
-        code += "\n\n\n" + _fill(NORMALIZED)
+    if config.normalize:  # core.models' own class, as the run used it
+        code += f"\n\n\n{inspect.getsource(Normalized).strip()}\n\n\nnet = Normalized(net, mean, std).to(device)"
     if config.init_std:
         std = f"{config.init_std:g}"
         text += f" Every weight and bias is then drawn again from a normal distribution with mean 0 and std {std}."
@@ -465,7 +455,7 @@ def _loss(config: RunConfig, defined: set[str]) -> tuple[str, str]:
 def _optimizer(config: RunConfig) -> tuple[str, str]:
     """(markdown, code) that define `optimizer`, and `scheduler` when the lr follows a schedule."""
     name = config.optimizer
-    text = f"The optimizer: {OPTIMIZER_NAMES[name].replace('0.9', f'{config.momentum:g}')}, lr = {config.lr:g}"
+    text = f"The optimizer: {_optimizer_name(config)}, lr = {config.lr:g}"
     options = ""
     if name in ("momentum", "nesterov"):
         options += f", momentum={config.momentum!r}" + (", nesterov=True" if name == "nesterov" else "")
@@ -608,7 +598,7 @@ def _summary(config: RunConfig) -> str:
     impl = "from scratch" if config.scratch else "concise (torch.nn)"
     return (
         f"{impl}, lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epoch"
-        f"{'s' * (config.epochs > 1)}, seed {config.seed}, {OPTIMIZER_NAMES[config.optimizer]}, "
+        f"{'s' * (config.epochs > 1)}, seed {config.seed}, {_optimizer_name(config)}, "
         f"{LOSS_NAMES[config.loss_name]}" + "".join(_recipe(config))
     )
 
@@ -617,8 +607,6 @@ def _recipe(config: RunConfig):
     """What the run adds to d2l's plain recipe, as ', ...' parts of the summary."""
     if config.init_std:
         yield f", weights from N(0, {config.init_std:g}^2)"
-    if config.optimizer in ("momentum", "nesterov") and config.momentum != 0.9:
-        yield f", momentum {config.momentum:g}"
     if config.weight_decay:
         yield f", weight decay {config.weight_decay:g}"
     if config.lr_schedule != "constant":

@@ -177,15 +177,6 @@ class RunConfig:
         return {}
 
 
-# d2l's plain recipe, RunConfig's defaults: minibatch SGD at a constant lr on the raw pixels
-PLAIN = {
-    "optimizer": "sgd",
-    "momentum": 0.9,
-    "weight_decay": 0.0,
-    "lr_schedule": "constant",
-    "label_smoothing": 0.0,
-    "normalize": False,
-}
 # a modern recipe for the convolutional models (bench/README.md has its figures): normalised inputs, Nesterov
 # momentum, weight decay, a one-cycle schedule peaking at lr 0.2, label smoothing, batch 128
 RECIPE = {
@@ -197,6 +188,8 @@ RECIPE = {
     "normalize": True,
 }
 RECIPE_LR, RECIPE_BATCH = 0.2, 128
+# d2l's plain recipe, the same fields at RunConfig's defaults: minibatch SGD at a constant lr on the raw pixels
+PLAIN = {field: getattr(RunConfig(), field) for field in RECIPE}
 
 
 @dataclass(frozen=True)
@@ -349,7 +342,8 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
     X_eval, y_eval = data.X_val, data.y_val
     if cfg.eval_examples:
         X_eval, y_eval = X_eval[: cfg.eval_examples], y_eval[: cfg.eval_examples]
-    mixed = data.X_train.dim() == 4  # convolutional models: bfloat16 autocast on CUDA (core.device.autocast)
+    # convolutional models: bfloat16 autocast on CUDA (core.device.autocast); linear ones keep d2l's float32 numbers
+    mixed = any(isinstance(m, nn.Conv2d) for m in model.modules())
 
     num_params = sum(p.numel() for p in model.parameters())
     track = num_params <= TRACK_PARAMS

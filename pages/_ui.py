@@ -304,9 +304,10 @@ def draw_curves(job: Job) -> None:
     scheduled = job.config.lr_schedule != "constant"  # its lr as a thin line under the loss
     val = frame.dropna(subset=["val loss"])
     accuracy_title = "Validation accuracy"
-    if job.config.eval_examples and job.config.eval_examples < len(job.run.data.X_val if job.run else ()):
+    subset = job.config.eval_examples
+    if subset and job.run is not None and subset < len(job.run.data.X_val):
         # the chart says which images each point is on: the last one uses them all
-        accuracy_title += f" (first {job.config.eval_examples:,} images; at the end: all)"
+        accuracy_title += f" (first {subset:,} images; at the end: all)"
     fig = make_subplots(
         2 if scheduled else 1,
         2 if classification else 1,

@@ -7,6 +7,7 @@ classifiers the photo page asks, which are used, not trained.) A run that normal
 network inside `Normalized`, which subtracts the training set's mean and divides by its std per channel
 first: scratch and concise share it, and since mean and std are buffers of the model, a saved checkpoint
 and the photo page take them along, so a model never sees inputs scaled otherwise than in its training.
+(`Normalized` has no type hints: `core.export` writes its source into the exported script as it is.)
 """
 
 from __future__ import annotations
@@ -40,13 +41,13 @@ def resnet_shape(config) -> tuple[tuple[int, ...], tuple[int, ...]]:
 class Normalized(nn.Module):
     """net((X - mean) / std), with one mean and std per channel of images X (n, C, H, W)."""
 
-    def __init__(self, net: nn.Module, mean: torch.Tensor, std: torch.Tensor):
+    def __init__(self, net, mean, std):
         super().__init__()
         self.register_buffer("mean", mean.detach().reshape(1, -1, 1, 1).clone())  # (1, C, 1, 1)
         self.register_buffer("std", std.detach().reshape(1, -1, 1, 1).clone())
         self.net = net
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
+    def forward(self, X):
         return self.net((X - self.mean) / self.std)
 
 
