@@ -156,8 +156,9 @@ def accuracy_curve(history) -> tuple[list[float], list[float]]:
     return [p.epoch for p in evals], [p.val_acc for p in evals]
 
 
-def summary(job) -> dict:
-    """What a training job (core.jobs.Job) has reached: state, progress, last validation accuracy, seconds."""
+def summary(job, num_train: int | None = None) -> dict:
+    """What a training run (core.jobs.Job, core.runs.StoredRun) has reached: state, progress, last validation
+    accuracy, seconds; `num_train`: the dataset's training images, for a run on all of them."""
     history = job.history
     last = history[-1] if history else None
     _, accuracies = accuracy_curve(history)
@@ -173,7 +174,7 @@ def summary(job) -> dict:
         "epochs": round(last.epoch, 2) if last else 0.0,
         "val accuracy": accuracies[-1] if accuracies else math.nan,
         "seconds": round(last.elapsed, 1) if last else math.nan,
-        "training images": len(job.run.data.X_train) if job.run else job.config.train_examples or None,
+        "training images": job.config.train_examples or num_train,
     }
 
 
@@ -185,7 +186,6 @@ def placeable(jobs, dataset: str, exclude_ids=()) -> list:
         if job.id not in exclude_ids
         and job.config.dataset == dataset
         and job.state == "done"
-        and job.run is not None
-        and job.run.data.is_classification
+        and job.classes  # a classification run that got as far as loading its data
         and accuracy_curve(job.history)[1]
     ]

@@ -44,21 +44,25 @@ class Checkpoint:
 def save(run, file: str | Path | BinaryIO) -> None:
     """Write a run's model (on the CPU) with its config, input shape and class names."""
     state = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
-    torch.save(
-        {
-            "format": FORMAT,
-            "config": run.config.as_dict(),
-            "input_shape": list(run.data.input_shape),
-            "classes": list(run.data.classes),
-            "state_dict": state,
-        },
-        file,
-    )
+    write(run.config, run.data.input_shape, run.data.classes, state, file)
+
+
+def write(config, input_shape, classes, state: dict, file: str | Path | BinaryIO) -> None:
+    """Write a checkpoint from its parts: a RunConfig, one example's shape, the class names, a CPU state dict."""
+    payload = {"format": FORMAT, "config": config.as_dict(), "input_shape": list(input_shape)}
+    torch.save(payload | {"classes": list(classes), "state_dict": state}, file)
 
 
 def to_bytes(run) -> bytes:
     buffer = io.BytesIO()
     save(run, buffer)
+    return buffer.getvalue()
+
+
+def pack(config, input_shape, classes, state: dict) -> bytes:
+    """`write`'s bytes."""
+    buffer = io.BytesIO()
+    write(config, input_shape, classes, state, buffer)
     return buffer.getvalue()
 
 
@@ -98,10 +102,7 @@ def load(file: str | Path | BinaryIO | bytes) -> Checkpoint:
 
 def _checked(payload: dict, RunConfig) -> tuple:
     """The payload's config, input shape, classes and state dict, each checked before anything is built."""
-    config_dict = dict(payload["config"])
-    if "true_w" in config_dict:  # saved as a list; the frozen config holds a tuple
-        config_dict["true_w"] = tuple(config_dict["true_w"])
-    config = RunConfig(**config_dict)
+    config = RunConfig.from_dict(dict(payload["config"]))
     input_shape = tuple(int(s) for s in payload["input_shape"])
     if not 1 <= len(input_shape) <= 3 or not all(1 <= s <= MAX_SIDE for s in input_shape):
         raise ValueError(f"an input shape of {list(input_shape)}: inputs have 1 to 3 dimensions of 1 to {MAX_SIDE}")

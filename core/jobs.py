@@ -212,10 +212,16 @@ class Job:
 
     TASKS = ("train", "find_lr")
 
-    def __init__(self, config: RunConfig, scheduler: Scheduler, data=None, label: str = "", task="train", options=None):
+    def __init__(
+        self, config: RunConfig, scheduler: Scheduler, data=None, label="", task="train", options=None, **record
+    ):
         if task not in self.TASKS:
             raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(self.TASKS)}")
-        self.id = next(_ids)
+        # `record`: the run store's id, owner and group of the job, and a `recorder` told of every message
+        self.id = record.get("id") or next(_ids)
+        self.owner, self.group = record.get("owner", ""), record.get("group", "")
+        self.recorder = record.get("recorder")
+        self.created = time.time()
         self.task, self.options = task, dict(options or {})
         self.sweep: Sweep | None = None
         self.label = label or f"run {self.id}"
@@ -246,6 +252,18 @@ class Job:
         return list(self.run.history) if self.run else []
 
     @property
+    def model(self):
+        return self.run.model if self.run else None
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.run.data.classes if self.run else ()
+
+    @property
+    def last_eval(self) -> Progress | None:
+        return self.run.last_eval if self.run else None
+
+    @property
     def seconds_left(self) -> float | None:
         history = self.history
         return history[-1].seconds_left if history else None
@@ -272,6 +290,8 @@ class Job:
         if not self.scheduler._acquire(self):
             self.outcome = Finished("cancelled", "Stopped before it started.", 0, 0.0)
             self.progressed.set()
+            if self.recorder is not None:
+                self.recorder.ended(self)
             return
         worker, reusable = None, False
         try:
@@ -291,6 +311,8 @@ class Job:
             traceback.print_exc()
         finally:
             self.progressed.set()
+            if self.recorder is not None:
+                self.recorder.ended(self)
             self._data = None
             self._worker = None
             self.scheduler._release(self, worker if reusable else None)
@@ -307,6 +329,8 @@ class Job:
                 raise RuntimeError("the training process ended unexpectedly (out of memory?)") from None
             if kind == "done":
                 return
+            if self.recorder is not None:
+                self.recorder.message(self, kind, payload)  # a queue's put: it never waits on the store
             if kind == "weights":
                 with torch.no_grad():
                     run.model.load_state_dict(payload)
@@ -361,8 +385,8 @@ class Scheduler:
         for worker in idle:
             worker.close()
 
-    def submit(self, config: RunConfig, data=None, label: str = "", task: str = "train", options=None) -> Job:
-        job = Job(config, self, data, label, task, options)
+    def submit(self, config: RunConfig, data=None, label="", task="train", options=None, **record) -> Job:
+        job = Job(config, self, data, label, task, options, **record)
         with self._cond:
             self._queue.append(job)
         job._thread.start()

@@ -161,6 +161,14 @@ class RunConfig:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> RunConfig:
+        """The config `as_dict` wrote (JSON or a checkpoint: lists for tuples); fields it does not know are left out."""
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "true_w" in known:
+            known["true_w"] = tuple(known["true_w"])
+        return cls(**known)
+
     def dataset_options(self) -> dict:
         if self.dataset == "synthetic":
             n = self.num_examples

@@ -12,7 +12,9 @@ import streamlit as st
 from core import tables
 from core.datasets import USER_TABLE
 from pages._links import bound
-from pages._ui import common_settings, live_view, make_config, train_controls
+from pages._live import live_view, train_controls
+from pages._server import store_notice
+from pages._settings import common_settings, make_config
 
 URL = "query-params"
 SHOW_ROWS = 200  # a step's first rows are enough to see it; the browser need not get 100,000 of them
@@ -135,6 +137,7 @@ st.markdown(
 with st.expander("The training rows' mean and std of each feature"):
     st.dataframe(tables.standardization(prepared, seed=settings["seed"]), hide_index=True)
 config = make_config(model="linear", dataset=USER_TABLE, **settings)
+store_notice()
 job = train_controls(config, ("linear",), f"Linear regression on {name}", data=data)
 if job is None:
     st.info("Choose the settings in the sidebar and press **Train**. The loss curve grows while it trains.")

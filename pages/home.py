@@ -3,7 +3,8 @@
 import streamlit as st
 
 from core import datasets
-from pages._ui import device_caption
+from core.store import OWNER_DAYS, max_runs
+from pages._server import book, device_caption, owner, store_notice
 
 st.title("Deep learning, live")
 st.markdown(
@@ -29,6 +30,16 @@ Every model comes twice: **from scratch** (tensors, our own softmax, cross-entro
 )
 st.subheader("This machine")
 st.write(f"Training runs on: **{device_caption()}**")
+st.subheader("Your runs")
+store_notice()
+store, mine = book().store, book().runs(owner(), None)
+kept = "kept in this server's memory only" if not store.durable else f"kept in the run store ({store.where})"
+st.write(
+    f"This browser has **{len(mine)} run(s)**, {kept}: they are there after a reload, in a new tab and after a "
+    f"restart. The store holds **{store.size_bytes() / 1e6:,.1f} MB** for everyone; it keeps each browser's "
+    f"newest {max_runs()} runs and forgets a browser unseen for {OWNER_DAYS} days. *Compare runs* deletes "
+    "and downloads yours."
+)
 st.subheader("Datasets")
 for s in datasets.all_status():
     if s.available:

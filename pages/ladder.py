@@ -1,12 +1,17 @@
 """Baseline ladder (seed 004, "MNIST from scratch"): from a mean image per class up to a ResNet, on one split."""
 
+import time
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core import baselines
 from pages._links import bound
-from pages._ui import POLL_SECONDS, dataset_box, dataset_choices, load_dataset, session_runs, submit, to_image
+from pages._live import POLL_SECONDS, submit
+from pages._results import to_image
+from pages._server import dataset_choices, load_dataset, my_runs, store_notice
+from pages._settings import dataset_box
 
 st.title("Baseline ladder")
 st.markdown(
@@ -52,17 +57,24 @@ for c, (col, name) in enumerate(zip(cols, data.classes)):
     col.caption(f"**{name}**  \nMAE {pixel.per_class_mae[c]:.0%}  \nMSE {pixel.per_class_mse[c]:.0%}")
 
 st.subheader("The ladder")
-ladders = st.session_state.setdefault("ladders", {})  # dataset -> [(rung, job)] of the latest ladder
-rung_jobs = ladders.get(dataset, [])
+store_notice()
+RUNGS = {rung.key: rung for rung in baselines.RUNGS}
+mine = my_runs()
+# a ladder's rungs share a group "ladder:<dataset>:<when>:<rung>"; the page shows this dataset's latest ladder
+ladder_runs = [run for run in mine if run.group.startswith(f"ladder:{dataset}:")]
+latest = ladder_runs[-1].group.split(":")[2] if ladder_runs else None
+rung_jobs = [
+    (RUNGS[key], run)
+    for run in ladder_runs
+    if (parts := run.group.split(":"))[2] == latest and (key := parts[3]) in RUNGS
+]
 active = [job for _, job in rung_jobs if job.state != "done"]
 left, right, _ = st.columns([1, 1, 3])
 if left.button("Train the ladder", type="primary", disabled=bool(active), key="train"):
     train_examples = 0 if subset >= len(data.X_train) else subset
-    ladders[dataset] = [
-        (rung, submit(config, None, f"Ladder: {rung.title}", wait=0))  # stopped, too, when the tab closes
-        for rung, config in baselines.ladder(dataset, epochs, train_examples, int(seed))
-    ]
-    session_runs().extend(job for _, job in ladders[dataset])
+    when = time.time_ns()
+    for rung, config in baselines.ladder(dataset, epochs, train_examples, int(seed)):
+        submit(config, None, f"Ladder: {rung.title}", wait=0, group=f"ladder:{dataset}:{when}:{rung.key}")
     st.rerun()
 if right.button("Stop", disabled=not active, key="stop"):
     for job in active:
@@ -72,9 +84,9 @@ st.caption(
     "saturate sigmoid and softmax, whose gradients vanish, so the two MSE losses barely learn while "
     "cross-entropy's gradient (p - y) does not. d2l's MLP and the ResNet start from PyTorch's small init."
 )
-ladder_ids = {job.id for jobs in ladders.values() for _, job in jobs}
-others = {job.label: job for job in baselines.placeable(session_runs(), dataset, ladder_ids)}
-# not bound to the URL: these are this browser session's runs, which a shared link cannot carry
+ladder_ids = {run.id for run in mine if run.group.startswith("ladder:")}
+others = {job.label: job for job in baselines.placeable(mine, dataset, ladder_ids)}
+# not bound to the URL: these are this browser's runs, which a shared link cannot carry
 placed = st.multiselect("Place runs from other pages on the ladder", list(others), key="placed")
 
 
@@ -91,8 +103,9 @@ def ladder_rows() -> pd.DataFrame:
             ("MSE", pixel.accuracy_mse, "81.7% (MNIST)"),
         )
     ]
-    rows += [{"rung": r.title, **baselines.summary(j), "reported": r.reported} for r, j in rung_jobs]
-    rows += [{"rung": label, **baselines.summary(others[label]), "reported": "your run"} for label in placed]
+    n = len(data.X_train)
+    rows += [{"rung": r.title, **baselines.summary(j, n), "reported": r.reported} for r, j in rung_jobs]
+    rows += [{"rung": label, **baselines.summary(others[label], n), "reported": "your run"} for label in placed]
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 

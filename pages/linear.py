@@ -10,7 +10,10 @@ import torch
 from core import datasets
 from core.models.linear import grid_around, least_squares, loss_surface, plane, predict
 from pages._links import bound
-from pages._ui import common_settings, export_buttons, live_view, lr_finder_panel, make_config, train_controls
+from pages._live import live_view, train_controls
+from pages._lr_finder import lr_finder_panel
+from pages._server import store_notice
+from pages._settings import common_settings, export_buttons, make_config
 
 # d2l 3.4 uses lr 0.03 on a halved squared loss; ours is not halved, so lr 0.02 takes about the same steps.
 DEFAULTS = {"synthetic": {"lr": 0.02, "batch": 32, "epochs": 3}, "exam": {"lr": 0.01, "batch": 32, "epochs": 50}}
@@ -149,6 +152,7 @@ if key == "exam":
         "make the valley round - which is why features are scaled before training."
     )
 
+store_notice()
 job = train_controls(config, ("linear",), "Linear regression")
 lr_finder_panel(config, data)
 if job is None:

@@ -7,7 +7,7 @@ from core import checkpoint
 from core.models import pretrained
 from core.photos import MAX_UPLOAD_MB, decode_photo
 from pages._links import bound
-from pages._ui import session_runs
+from pages._server import my_runs
 
 
 @st.cache_resource(show_spinner="Loading the pretrained model (once per server)...")
@@ -16,12 +16,16 @@ def classifier(name: str) -> pretrained.Classifier:
 
 
 def own_model():
-    """The user's ResNet: a finished cat / dog / neither run of this session, or an uploaded checkpoint."""
-    runs = [j for j in session_runs() if j.outcome and j.run and j.run.data.classes == pretrained.LABELS]
-    choices = {f"{j.label} ({j.run.last_eval.val_acc:.0%} val accuracy)": j.run.model for j in runs if j.run.last_eval}
+    """The user's ResNet: a finished (or interrupted) cat / dog / neither run of this browser, or an uploaded
+    checkpoint. An interrupted run answers with the weights of its last evaluation."""
+    runs = [j for j in my_runs() if j.outcome and tuple(j.classes) == pretrained.LABELS and j.last_eval]
+    choices = {f"{j.label} ({j.last_eval.val_acc:.0%} val accuracy)": j for j in runs}
     choice = sb.selectbox("Your model", ["none", *choices, "upload a checkpoint"], key="own")
     if choice in choices:
-        return choices[choice]
+        model = choices[choice].model
+        if model is None:
+            sb.error("This run has no weights to answer with.")
+        return model
     if choice == "upload a checkpoint":
         file = sb.file_uploader("Checkpoint (.pt) saved on a training page", type=["pt", "pth"], key="ckpt")
         if file is not None:

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from core.models.softmax import weight_images
-from pages._ui import to_image, training_page
+from pages._results import to_image
+from pages._ui import training_page
 
 st.title("Softmax regression")
 st.markdown(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 from needs import require_fashion_mnist
 
 from core import datasets
+
+# the tests' runs go to a store of their own, never to the user's data/runs.db (set before any store opens)
+os.environ.setdefault("DASHBOARD_DB", f"sqlite:///{tempfile.mkdtemp(prefix='dashboard-tests-')}/runs.db")
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from owners import own, submit_for
 from streamlit.testing.v1 import AppTest
 
 from core import tables
-from core.jobs import Scheduler
 from core.train import RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,10 +73,9 @@ def test_a_link_to_an_unknown_table_falls_back():
 def test_user_table_runs_stay_off_the_linear_page():
     """A finished run on the user's table, in the session: the linear page must not draw it as its own."""
     p = tables.prepare(tables.read_csv(tables.example_csv("houses"), "houses.csv").frame, "Price")
-    job = Scheduler(1).submit(RunConfig(model="linear", dataset="table", epochs=1), data=tables.to_data(p))
-    assert job.wait(30) and job.outcome.status == "completed"
     at = AppTest.from_file(str(ROOT / "pages" / "linear.py"), default_timeout=60)
-    at.session_state["runs"] = [job]
+    job = submit_for(own(at), RunConfig(model="linear", dataset="table", epochs=1), data=tables.to_data(p))
+    assert job.wait(30) and job.outcome.status == "completed"
     at.run()
     assert not at.exception, at.exception
     assert at.info and "press **Train**" in at.info[0].value

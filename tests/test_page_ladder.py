@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from owners import runs_of, submit_for
 from streamlit.testing.v1 import AppTest
 
-from core.jobs import Scheduler
 from core.train import RunConfig
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "ladder.py"
@@ -62,8 +62,8 @@ def test_train_the_ladder_places_every_rung():
     at = page(dataset="fashion_mnist", epochs=1, subset=2000)
     at.button(key="train").click().run()
     assert not at.exception, at.exception
-    jobs = at.session_state["runs"]
-    assert len(jobs) == 6 and all(job.label.startswith("Ladder: ") for job in jobs), "every rung is a session run"
+    jobs = runs_of(at.session_state["owner"])
+    assert len(jobs) == 6 and all(job.label.startswith("Ladder: ") for job in jobs), "every rung is a browser's run"
     assert at.button(key="train").disabled, "one ladder at a time"
     deadline = time.monotonic() + TRAIN_TIMEOUT
     while not all(job.state == "done" for job in jobs):
@@ -83,7 +83,7 @@ def test_train_the_ladder_places_every_rung():
     # from N(0, 1) the two MSE losses may still be at chance after 1 epoch on 2,000 images, and the table says so
     states = list(rungs["state"])
     assert set(states[:2]) <= {"completed", "guessing"} and states[2:] == ["completed"] * 4, states
-    assert list(rungs["val accuracy"]) == pytest.approx([job.run.last_eval.val_acc for job in jobs])
+    assert list(rungs["val accuracy"]) == pytest.approx([job.last_eval.val_acc for job in jobs])
     assert list(rungs["training images"]) == [2000] * 6
     assert list(rungs["epochs"]) == [1.0] * 6
     assert [t["name"] for t in chart(at, "loss-ladder")["data"][:3]] == [
@@ -99,15 +99,15 @@ def test_train_the_ladder_places_every_rung():
 
 
 def test_a_run_from_another_page_can_be_placed_on_the_ladder(fashion):
-    # a finished run, as the softmax page would have left it in the session
-    job = Scheduler(1).submit(RunConfig(model="softmax", epochs=1, train_examples=2000), label="Softmax regression #1")
-    assert job.wait(120) and job.outcome.status == "completed"
+    # a finished run of this browser, as the softmax page would have left it
     at = page(dataset="fashion_mnist")
-    at.session_state["runs"] = [job]
+    config = RunConfig(model="softmax", epochs=1, train_examples=2000)
+    job = submit_for(at.session_state["owner"], config, label="Softmax regression #1")
+    assert job.wait(120) and job.outcome.status == "completed"
     at.run()
     assert at.multiselect(key="placed").options == ["Softmax regression #1"]
     at.multiselect(key="placed").select("Softmax regression #1").run()
     assert not at.exception, at.exception
     frame = table(at)
     row = frame[frame["rung"] == "Softmax regression #1"].iloc[0]
-    assert row["reported"] == "your run" and row["val accuracy"] == pytest.approx(job.run.last_eval.val_acc)
+    assert row["reported"] == "your run" and row["val accuracy"] == pytest.approx(job.last_eval.val_acc)

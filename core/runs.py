@@ -1,0 +1,274 @@
+"""Runs that last: every owner's runs, live in this server or kept in the run store.
+
+A `RunBook` (one per server) is what the pages ask for runs. `submit` writes a run's row to the store
+(`core.store`), queues it on the scheduler (`core.jobs`) and records each of its messages - the
+progress events, the latest evaluation's weights and the final ones, a sweep's result, how it ended -
+as the job's thread receives them: a queue's put, never a database write on the way. While this
+server trains a run, `runs` hands the pages the live `Job`; once its end is in the store, the job is
+let go and the pages get a `StoredRun` view of the row, the same attributes read from the store (its
+curve, and its model rebuilt from the checkpoint on demand). So a reload, a new tab or a restart sees
+the same runs, a run that was training when the server died reads "interrupted at step N", and a
+failed write costs nothing: the job stays in memory until its end is written. The book also stops an
+owner's unfinished runs when no page of theirs has been open for `GRACE` seconds (not when one tab
+closes), and runs stopped from another server's page through the store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import cached_property
+
+import torch
+from sqlalchemy.exc import SQLAlchemyError
+
+from core import checkpoint, datasets
+from core.jobs import Job, Scheduler
+from core.lr_finder import Sweep
+from core.store import Store, StoredRow, StoreError
+from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started
+
+GRACE = 90.0  # seconds an owner may have no page open before their runs stop: a reload is back in 1-3 s
+EVERY = 2.0  # how often the book looks at sessions and at stop requests
+log = logging.getLogger(__name__)
+
+
+class RunBook:
+    def __init__(self, scheduler: Scheduler, store: Store, is_active: Callable[[str], bool] = lambda s: True):
+        self.scheduler, self.store, self.is_active = scheduler, store, is_active
+        self.grace, self.clock = GRACE, time.monotonic
+        self.live: dict[int, Job] = {}  # run id -> the job this server trains, until its end is in the store
+        self._weights: dict[int, dict] = {}  # run id -> the latest weights its worker sent
+        self._sessions: dict[str, set[str]] = {}  # owner -> their pages' session ids
+        self._gone_since: dict[str, float] = {}
+        self._seen: dict[str, float] = {}
+        self._cache: OrderedDict = OrderedDict()  # (run id, what) -> a done run's curve or rebuilt Run
+        self._memory_ids = itertools.count(-1, -1)  # runs the store could not take: negative ids
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        store.ended.append(self._written)
+
+    # --- starting, stopping, deleting ---------------------------------------------------------
+
+    def submit(self, owner: str, config: RunConfig, data=None, label="", task="train", options=None, group=""):
+        """Queue a run of `owner` (`task` and `options` as core.jobs'); its Job."""
+        try:
+            run_id = self.store.new_run(owner, label, task, config, group)
+            self.store.prune(owner)
+        except (StoreError, SQLAlchemyError):
+            run_id = next(self._memory_ids)  # kept in memory; the pages show the store's problem
+        record = dict(id=run_id, owner=owner, group=group, recorder=self)
+        job = self.scheduler.submit(config, data, label, task, options, **record)
+        self.live[run_id] = job
+        return job
+
+    def runs(self, owner: str, task: str | None = "train") -> list:
+        """The owner's runs, oldest first: live Jobs and StoredRun views, with the same attributes."""
+        try:
+            rows = self.store.runs(owner, task)
+        except SQLAlchemyError as err:
+            self.store.problem = f"The run store cannot be read ({type(err).__name__}); showing the runs in memory."
+            rows = []
+        views = []
+        for row in rows:
+            job = self.live.get(row.id)
+            if job is not None:
+                views.append(job)
+                continue
+            try:
+                views.append(StoredRun(row, self))
+            except (ConfigError, TypeError) as err:  # a row of an older version whose config no longer reads
+                log.warning("run %s of the store is not shown: %s", row.id, err)
+        listed = {row.id for row in rows}
+        views += [j for j in list(self.live.values()) if j.owner == owner and j.id not in listed]
+        return sorted((v for v in views if task is None or v.task == task), key=lambda v: v.created)
+
+    def delete(self, owner: str, run_ids) -> int:
+        """Delete runs of `owner` (stopping any still training); how many."""
+        ids = set(run_ids)
+        for job in [j for j in self.live.values() if j.owner == owner and j.id in ids]:
+            job.stop()
+            self.live.pop(job.id, None)
+        return self.store.delete(owner, ids)
+
+    # --- recording a job's messages (called by its thread) -----------------------------------
+
+    def message(self, job: Job, kind: str, payload) -> None:
+        store = self.store
+        if kind == "weights":
+            self._weights[job.id] = payload  # fresh tensors: the mirror copies them into its model
+        elif kind == "sweep":
+            store.record(job.id, "sweep", payload)
+        elif isinstance(payload, Started):
+            store.record(job.id, "started", (payload, job.run.data.classes if job.run else ()))
+        elif isinstance(payload, Progress):
+            store.record(job.id, "event", payload)
+            if payload.val_loss is not None:
+                self._keep_weights(job, payload.step, final=False)
+        elif isinstance(payload, Finished):
+            self._keep_weights(job, payload.step, final=True)
+
+    def _keep_weights(self, job: Job, step: int, final: bool) -> None:
+        state = self._weights.get(job.id)
+        if state is None or job.run is None:
+            return
+        config, shape, classes = job.config, job.run.data.input_shape, job.run.data.classes
+        self.store.record(job.id, "weights", (step, final, lambda: checkpoint.pack(config, shape, classes, state)))
+
+    def ended(self, job: Job) -> None:
+        self._weights.pop(job.id, None)
+        if job.id > 0:
+            self.store.record(job.id, "end", (job.outcome, job.error))
+
+    def _written(self, run_id: int) -> None:
+        """The store holds the run's end: the pages read it from there from now on."""
+        self.live.pop(run_id, None)
+
+    # --- reading stored runs (cached: a done run does not change) ----------------------------
+
+    def cached(self, key: tuple, make: Callable):
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = make()
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > 64:
+                self._cache.popitem(last=False)
+        return value
+
+    # --- an owner's pages, and stop requests from other servers -----------------------------
+
+    def visit(self, owner: str, session_id: str) -> None:
+        """A page of `owner` is open in session `session_id` (called at each run of a page)."""
+        with self._lock:
+            self._sessions.setdefault(owner, set()).add(session_id)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch_loop, name="run-book", daemon=True)
+                self._thread.start()
+        now = self.clock()
+        if now - self._seen.get(owner, -1e9) > 60:  # the owner's last visit, for pruning after 30 days
+            self._seen[owner] = now
+            self.store.record(0, "seen", owner)
+
+    def check(self) -> list[str]:
+        """One look: stop the runs of owners with no page open for `grace` seconds, and the runs some server's
+        page asked to stop through the store. The owners whose runs were stopped."""
+        now, stopped = self.clock(), []
+        unfinished = [j for j in list(self.live.values()) if j.state != "done"]
+        for owner in {j.owner for j in unfinished}:
+            with self._lock:
+                active = {s for s in self._sessions.get(owner, ()) if self.is_active(s)}
+                self._sessions[owner] = active
+            if active:
+                self._gone_since.pop(owner, None)
+            elif now - self._gone_since.setdefault(owner, now) >= self.grace:
+                for job in unfinished:
+                    if job.owner == owner:
+                        job.stop()
+                self._gone_since.pop(owner, None)
+                stopped.append(owner)
+        try:
+            for run_id in self.store.stop_requested(j.id for j in unfinished if j.id > 0):
+                self.live[run_id].stop()
+        except (SQLAlchemyError, KeyError):
+            pass
+        return stopped
+
+    def _watch_loop(self) -> None:
+        while True:
+            time.sleep(EVERY)
+            try:
+                self.check()
+            except Exception:  # noqa: BLE001 - the watch must outlive any one bad look
+                log.exception("the run book's check failed")
+
+
+class StoredRun:
+    """A run read from the store, with a Job's attributes: the pages draw it as they draw a live one."""
+
+    def __init__(self, row: StoredRow, book: RunBook):
+        self.row, self._book = row, book
+        self.id, self.owner, self.label, self.task, self.group = row.id, row.owner, row.label, row.task, row.group
+        self.created = row.created
+        self.config = RunConfig.from_dict(row.config)
+        self.started = Started(**row.started) if row.started else None
+        self.error = row.error
+        sweep = {k: tuple(v) if isinstance(v, list) else v for k, v in (row.sweep or {}).items()}
+        self.sweep = Sweep(**sweep) if sweep else None
+        self.interrupted = row.state == "interrupted"
+        self.state = "done" if row.state in ("done", "interrupted") else row.state
+        self.outcome = Finished(**row.outcome) if row.outcome else None
+        if self.interrupted:
+            self.outcome = Finished("interrupted", self._interrupted_message(), row.last_step, row.elapsed)
+
+    def _interrupted_message(self) -> str:
+        row = self.row
+        step = self._book.store.weights_step(row.id)
+        kept = f"the weights of its last evaluation (step {step})" if step is not None else "no weights (no evaluation)"
+        return (
+            f"Interrupted at step {row.last_step} of {row.total_steps}: the server stopped while it trained. Its curve "
+            f"so far and {kept} are kept."
+        )
+
+    @property
+    def history(self) -> list[Progress]:
+        def read():
+            return [Progress(**{**d, "params": tuple(d["params"]) if d.get("params") else None})
+                    for d in self._book.store.history(self.id)]  # fmt: skip
+
+        return self._book.cached((self.id, "history"), read) if self.state == "done" else read()
+
+    @property
+    def last_eval(self) -> Progress | None:
+        return next((p for p in reversed(self.history) if p.val_loss is not None), None)
+
+    @property
+    def seconds_left(self) -> float | None:
+        history = self.history
+        return history[-1].seconds_left if history else None
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.row.classes or ()
+
+    @cached_property
+    def run(self) -> Run | None:
+        """The run as training left it: its data (on the CPU) and its model rebuilt from the stored checkpoint;
+        None when it has no weights or its data cannot be loaded here (a user's own table)."""
+        step = self._book.store.weights_step(self.id)
+        if step is None:
+            return None
+        return self._book.cached((self.id, "run", step), self._rebuild)
+
+    @property
+    def model(self):
+        """The model of the stored weights (the final ones, else the last evaluation's); None without any."""
+        step = self._book.store.weights_step(self.id)
+        if step is None:
+            return None
+        return self._book.cached(
+            (self.id, "model", step), lambda: checkpoint.load(self._book.store.weights(self.id)[1]).model
+        )
+
+    def _rebuild(self) -> Run | None:
+        model = self.model
+        try:
+            data = datasets.load(self.config.dataset, "cpu", **self.config.dataset_options())
+        except (ValueError, OSError, RuntimeError):
+            return None
+        if self.config.train_examples:
+            data = data.head(self.config.train_examples, len(data.X_val))
+        return Run(self.config, torch.device("cpu"), data, model, self.history, self.outcome)
+
+    def stop(self) -> None:
+        if self.state != "done":  # training on another server: it looks for the request every few seconds
+            self._book.store.request_stop(self.id)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True

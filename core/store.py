@@ -1,0 +1,445 @@
+"""The run store: every run a browser trained, kept across reloads, new tabs, restarts and crashes.
+
+SQLAlchemy 2 over SQLite by default (`runs.db` in the data folder, made on first use, no server to
+start); any SQLAlchemy URL in `DASHBOARD_DB` (PostgreSQL, say) lets several dashboard servers share one
+store. A run's row holds its owner (a browser's random id), label, config, state and outcome; its
+progress events go to `events`, and `weights` holds weights-only checkpoints (`core.checkpoint`'s
+format): the latest evaluation's, replaced at each evaluation, and the final one. Writes never wait
+on the database: `record` puts an item on a queue (microseconds) and a writer thread applies the
+queue in one transaction every `FLUSH_SECONDS`; a failed write keeps its batch to retry and sets
+`problem`, so a run in memory is never lost with it. Each server beats a heartbeat into `servers`; a
+run left unfinished by a server whose heartbeat stopped (SIGKILL, a power cut) is marked
+"interrupted" with its curve and last weights. A store that cannot be opened (corrupt, locked, a
+full disk, a newer schema) leaves the file alone and falls back to an in-memory database, with a
+`problem` that says why and that runs will not last.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from core import datasets
+
+SCHEMA_VERSION = 1
+FLUSH_SECONDS = 0.5  # a batch of writes at most this often: a page polls at 2 Hz, so it sees them at once
+BEAT_SECONDS = 5.0  # each server's heartbeat
+STALE_SECONDS = 20.0  # a server silent this long is gone: its unfinished runs were interrupted
+MAX_RUNS = 100  # per owner, oldest first out (DASHBOARD_MAX_RUNS)
+OWNER_DAYS = 30  # an owner unseen this long is forgotten with its runs
+UNFINISHED = ("queued", "running")
+
+meta = MetaData()
+info = Table("info", meta, Column("key", String(64), primary_key=True), Column("value", String(256)))
+owners = Table("owners", meta, Column("id", String(64), primary_key=True), Column("last_seen", Float, index=True))
+servers = Table("servers", meta, Column("id", String(32), primary_key=True), Column("beat", Float))
+runs = Table(
+    "runs",
+    meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(64), index=True, nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("task", String(16), nullable=False),  # "train" or "find_lr"
+    Column("group", String(100), nullable=False, default=""),  # e.g. a ladder's rungs share one
+    Column("config", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # queued | running | done | interrupted
+    Column("server", String(32), nullable=False),
+    Column("classes", JSON),  # the dataset's class names, once training started
+    Column("started", JSON),  # core.train.Started
+    Column("outcome", JSON),  # core.train.Finished
+    Column("error", String(2000)),
+    Column("sweep", JSON),  # core.lr_finder.Sweep
+    Column("last_step", Integer, nullable=False, default=0),
+    Column("total_steps", Integer, nullable=False, default=0),
+    Column("elapsed", Float, nullable=False, default=0.0),
+    Column("stop_requested", Boolean, nullable=False, default=False),
+    Column("created", Float, nullable=False),
+)
+events = Table(
+    "events",
+    meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, index=True, nullable=False),
+    Column("data", JSON, nullable=False),  # core.train.Progress
+)
+weights = Table(
+    "weights",
+    meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, index=True, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("final", Boolean, nullable=False),
+    Column("blob", LargeBinary, nullable=False),  # core.checkpoint's bytes
+)
+
+
+def default_url() -> str:
+    return os.environ.get("DASHBOARD_DB") or f"sqlite:///{datasets.data_dir() / 'runs.db'}"
+
+
+def max_runs() -> int:
+    configured = os.environ.get("DASHBOARD_MAX_RUNS", "")
+    return int(configured) if configured.isdecimal() and int(configured) > 0 else MAX_RUNS
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used; the message says why, in words for the Home page."""
+
+
+def explain(err: Exception, where: str) -> str:
+    """A sentence for a person: what is wrong with the store and what to do."""
+    text = str(getattr(err, "orig", None) or err)
+    low = text.lower()
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        why = "is damaged (not a readable database). Move the file away to start a new store"
+    elif "locked" in low or "busy" in low:
+        why = "is locked by another program (another copy of the dashboard?)"
+    elif "full" in low or "no space" in low:
+        why = "cannot be written: the disk is full"
+    elif "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
+        why = "cannot be opened for writing (its folder's permissions?)"
+    elif "newer" in low:
+        why = text
+    else:
+        why = f"failed ({type(err).__name__}: {text[:200]})"
+    return f"The run store {where} {why}."
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """One row of `runs`, as the pages list it (the curve and weights are read on demand)."""
+
+    id: int
+    owner: str
+    label: str
+    task: str
+    group: str
+    config: dict
+    state: str
+    server: str
+    classes: tuple[str, ...] | None
+    started: dict | None
+    outcome: dict | None
+    error: str | None
+    sweep: dict | None
+    last_step: int
+    total_steps: int
+    elapsed: float
+    created: float
+
+
+def _jsonable(obj) -> dict:
+    """A dataclass as JSON; infinities and NaN as None would lose a diverged loss, so as strings."""
+    return {k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(obj).items()}
+
+
+def _floats(d: dict) -> dict:
+    return {k: (float(v) if v in ("inf", "-inf", "nan") else v) for k, v in d.items()}
+
+
+class Store:
+    def __init__(self, url: str | None = None, server_id: str | None = None, flush_seconds: float = FLUSH_SECONDS):
+        self.url = url or default_url()
+        self.server_id = server_id or secrets.token_hex(8)
+        self.flush_seconds = flush_seconds
+        self.problem: str | None = None  # why the store is not working, for the pages; None when it is
+        self.durable = True  # False once fallen back to memory: runs will not last a restart
+        self.writes = 0  # rows written, for the benchmarks
+        self.ended: list = []  # callables(run_id) told when a run's end is committed
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending: list = []  # a failed batch, retried first
+        self._idle = threading.Event()
+        self._idle.set()
+        self._lock = threading.Lock()  # one writer of the engine at a time (the writer thread and new_run)
+        try:
+            self.engine = self._open(self.url)
+        except (SQLAlchemyError, StoreError, OSError) as err:
+            self.problem = explain(err, f"({self.where}) could not be opened: it") + (
+                " Runs are kept in this server's memory until it restarts; they will not last."
+            )
+            self.durable = False
+            self.engine = self._open("sqlite://")
+        self._thread = threading.Thread(target=self._write_loop, name="run-store", daemon=True)
+        self._thread.start()
+
+    @property
+    def where(self) -> str:
+        return str(self.path) if self.path else self.url.split("@")[-1]  # never a password
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, if the store is one."""
+        if not self.url.startswith("sqlite:///") or self.url == "sqlite://":
+            return None
+        return Path(self.url.removeprefix("sqlite:///"))
+
+    def _open(self, url: str):
+        memory = url == "sqlite://"
+        if url.startswith("sqlite:///") and not memory:
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        options = {"poolclass": StaticPool} if memory else {"pool_pre_ping": True}
+        sqlite = url.startswith("sqlite")
+        connect_args = {"check_same_thread": False, "timeout": 5} if sqlite else {}
+        engine = create_engine(url, connect_args=connect_args, **options)
+        if sqlite and not memory:
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(conn, _record):  # readers never wait for the writer; a commit need not reach the platter
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+
+        with engine.begin() as conn:
+            version = self._version(conn)
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(f"was made by a newer dashboard (schema {version}; this one reads {SCHEMA_VERSION})")
+            meta.create_all(conn)  # the set-up: makes what is missing; an older file is migrated here
+            if version is None:
+                conn.execute(insert(info).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            conn.execute(insert(servers).values(id=self.server_id, beat=time.time()))
+        return engine
+
+    @staticmethod
+    def _version(conn) -> int | None:
+        if not inspect(conn).has_table("info"):
+            return None
+        value = conn.execute(select(info.c.value).where(info.c.key == "schema_version")).scalar()
+        return int(value) if value is not None else None
+
+    # --- writes -------------------------------------------------------------------------
+
+    def new_run(self, owner: str, label: str, task: str, config, group: str = "") -> int:
+        """A row for a run about to be queued; its id. StoreError when it cannot be written."""
+        row = dict(owner=owner, label=label, task=task, group=group, config=config.as_dict(), state="queued")
+        row |= dict(server=self.server_id, created=time.time(), last_step=0, total_steps=0, elapsed=0.0)
+        try:
+            with self._lock, self.engine.begin() as conn:
+                run_id = conn.execute(insert(runs).values(**row)).inserted_primary_key[0]
+            self.writes += 1
+            return run_id
+        except SQLAlchemyError as err:
+            self.problem = explain(err, f"({self.where})") + " This run is kept in memory only."
+            raise StoreError(self.problem) from None
+
+    def record(self, run_id: int, kind: str, payload=None) -> None:
+        """Queue a write; returns at once. `kind`, `payload`: "event", a Progress; "started", (Started, classes);
+        "weights", (step, final, a callable making the checkpoint's bytes); "sweep", a Sweep; "end", (Finished or
+        None, error or None); "seen", an owner id (run_id unused)."""
+        self._idle.clear()
+        self._queue.put((run_id, kind, payload))
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued write is applied (or failed); for tests and a clean shutdown."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.empty() and self._idle.wait(0.05) and self._queue.empty():
+                return not self._pending
+        return False
+
+    def _write_loop(self) -> None:
+        last_beat = 0.0
+        while True:
+            batch = self._pending
+            try:
+                batch.append(self._queue.get(timeout=self.flush_seconds))
+                time.sleep(self.flush_seconds / 5)  # a moment for the rest of the burst to arrive
+                while True:
+                    batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                pass
+            if time.monotonic() - last_beat > BEAT_SECONDS:
+                batch.append((None, "beat", None))
+                last_beat = time.monotonic()
+            try:
+                ended = self._apply(batch)
+                self._pending = []
+                if self.durable:  # it works (again)
+                    self.problem = None
+                for run_id in ended:
+                    for tell in self.ended:
+                        tell(run_id)
+            except Exception as err:  # noqa: BLE001 - kept to retry; the runs in memory go on
+                self.problem = explain(err, f"({self.where}) could not be written: it") + (
+                    " New progress is kept in memory and written once the store works again."
+                )
+                self._pending = batch[-100_000:]  # the newest, should the outage last
+                time.sleep(1.0)
+            if self._queue.empty():
+                self._idle.set()
+
+    def _apply(self, batch: list) -> list[int]:
+        """One transaction for a batch; the ids of runs whose end it wrote."""
+        if not batch:
+            return []
+        rows, ended, now = [], [], time.time()
+        with self._lock, self.engine.begin() as conn:
+            for run_id, kind, payload in batch:
+                if kind == "event":
+                    rows.append({"run_id": run_id, "data": _jsonable(payload)})
+                    step = dict(last_step=payload.step, total_steps=payload.total_steps, elapsed=payload.elapsed)
+                    conn.execute(update(runs).where(runs.c.id == run_id).values(state="running", **step))
+                elif kind == "started":
+                    started, classes = payload
+                    values = dict(state="running", started=_jsonable(started), classes=list(classes))
+                    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+                elif kind == "weights":
+                    step, final, make_bytes = payload
+                    if not final:  # the latest evaluation's weights replace the one before
+                        conn.execute(delete(weights).where(weights.c.run_id == run_id, weights.c.final.is_(False)))
+                    conn.execute(insert(weights).values(run_id=run_id, step=step, final=final, blob=make_bytes()))
+                elif kind == "sweep":
+                    conn.execute(update(runs).where(runs.c.id == run_id).values(sweep=_jsonable(payload)))
+                elif kind == "end":
+                    outcome, error = payload
+                    values = dict(state="done", outcome=_jsonable(outcome) if outcome else None, error=error)
+                    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+                    ended.append(run_id)
+                elif kind == "seen":
+                    conn.execute(delete(owners).where(owners.c.id == payload))
+                    conn.execute(insert(owners).values(id=payload, last_seen=now))
+                elif kind == "beat":
+                    conn.execute(update(servers).where(servers.c.id == self.server_id).values(beat=now))
+                    self._interrupt_stale(conn, now)
+            if rows:
+                conn.execute(insert(events), rows)
+        self.writes += len(batch)
+        return ended
+
+    def _interrupt_stale(self, conn, now: float) -> None:
+        """Runs left unfinished by servers whose heartbeat stopped were interrupted: say so, once."""
+        gone = select(servers.c.id).where(servers.c.beat < now - STALE_SECONDS, servers.c.id != self.server_id)
+        conn.execute(
+            update(runs).where(runs.c.state.in_(UNFINISHED), runs.c.server.in_(gone)).values(state="interrupted")
+        )
+        left = select(runs.c.server).where(runs.c.state.in_(UNFINISHED)).distinct()
+        conn.execute(delete(servers).where(servers.c.id.in_(gone), servers.c.id.not_in(left)))
+
+    # --- reads --------------------------------------------------------------------------
+
+    def runs(self, owner: str, task: str | None = "train") -> list[StoredRow]:
+        """The owner's runs, oldest first (task None: every task)."""
+        query = select(runs).where(runs.c.owner == owner).order_by(runs.c.id)
+        if task is not None:
+            query = query.where(runs.c.task == task)
+        with self.engine.connect() as conn:
+            return [self._row(r) for r in conn.execute(query).mappings()]
+
+    def run(self, run_id: int) -> StoredRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return self._row(row) if row else None
+
+    def _row(self, r) -> StoredRow:
+        fields = {k: r[k] for k in StoredRow.__dataclass_fields__}
+        fields["classes"] = tuple(r["classes"]) if r["classes"] is not None else None
+        if fields["state"] in UNFINISHED and r["server"] != self.server_id and self._server_gone(r["server"]):
+            fields["state"] = "interrupted"  # before the next heartbeat marks it so
+        return StoredRow(**fields)
+
+    def _server_gone(self, server_id: str) -> bool:
+        with self.engine.connect() as conn:
+            beat = conn.execute(select(servers.c.beat).where(servers.c.id == server_id)).scalar()
+        return beat is None or beat < time.time() - STALE_SECONDS
+
+    def history(self, run_id: int) -> list[dict]:
+        """The run's progress events (core.train.Progress fields), in order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(events.c.data).where(events.c.run_id == run_id).order_by(events.c.id))
+            return [_floats(d) for (d,) in rows]
+
+    def weights(self, run_id: int) -> tuple[int, bytes] | None:
+        """(step, checkpoint bytes) of the run's last weights: the final ones, else its last evaluation's."""
+        query = select(weights.c.step, weights.c.blob).where(weights.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(weights.c.final.desc(), weights.c.step.desc())).first()
+        return (row[0], row[1]) if row else None
+
+    def weights_step(self, run_id: int) -> int | None:
+        query = select(weights.c.step).where(weights.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query.order_by(weights.c.final.desc(), weights.c.step.desc())).scalar()
+
+    def stop_requested(self, run_ids) -> set[int]:
+        ids = list(run_ids)
+        if not ids:
+            return set()
+        query = select(runs.c.id).where(runs.c.id.in_(ids), runs.c.stop_requested.is_(True))
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def request_stop(self, run_id: int) -> None:
+        """Ask whichever server trains the run to stop it (it looks every few seconds)."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(stop_requested=True))
+
+    def size_bytes(self) -> int:
+        """The store's size on disk (SQLite: the file and its write-ahead log), else its data's."""
+        if self.path is not None and self.durable:
+            return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        with self.engine.connect() as conn:
+            blobs = conn.execute(select(func.coalesce(func.sum(func.length(weights.c.blob)), 0))).scalar()
+            count = conn.execute(select(func.count()).select_from(events)).scalar()
+        return int(blobs) + 200 * int(count)
+
+    # --- deleting -----------------------------------------------------------------------
+
+    def delete(self, owner: str, run_ids) -> int:
+        """Delete these runs of `owner` (others' ids are ignored), with their curves and weights; how many."""
+        ids = list(run_ids)
+        with self._lock, self.engine.begin() as conn:
+            mine = list(conn.execute(select(runs.c.id).where(runs.c.owner == owner, runs.c.id.in_(ids))).scalars())
+            self._delete_ids(conn, mine)
+        return len(mine)
+
+    @staticmethod
+    def _delete_ids(conn, ids: list[int]) -> None:
+        if ids:
+            conn.execute(delete(events).where(events.c.run_id.in_(ids)))
+            conn.execute(delete(weights).where(weights.c.run_id.in_(ids)))
+            conn.execute(delete(runs).where(runs.c.id.in_(ids)))
+
+    def prune(self, owner: str, keep: int | None = None) -> int:
+        """Keep the owner's newest `keep` finished runs (unfinished ones are never pruned); how many went."""
+        keep = keep or max_runs()
+        query = select(runs.c.id).where(runs.c.owner == owner, runs.c.state.not_in(UNFINISHED))
+        with self._lock, self.engine.begin() as conn:
+            done = list(conn.execute(query.order_by(runs.c.id.desc())).scalars())
+            self._delete_ids(conn, done[keep:])
+        return len(done[keep:])
+
+    def prune_owners(self, days: float = OWNER_DAYS, now: float | None = None) -> int:
+        """Forget owners unseen for `days`, with all their runs; how many owners."""
+        cutoff = (now or time.time()) - days * 86400
+        with self._lock, self.engine.begin() as conn:
+            old = list(conn.execute(select(owners.c.id).where(owners.c.last_seen < cutoff)).scalars())
+            if old:
+                self._delete_ids(conn, list(conn.execute(select(runs.c.id).where(runs.c.owner.in_(old))).scalars()))
+                conn.execute(delete(owners).where(owners.c.id.in_(old)))
+        return len(old)
