@@ -87,6 +87,19 @@ class RunBook:
         views += [j for j in list(self.live.values()) if j.owner == owner and j.id not in listed]
         return sorted((v for v in views if task is None or v.task == task), key=lambda v: v.created)
 
+    def refresh(self, run):
+        """The run as it is now: a live job is itself; a stored one is read again (it may train elsewhere)."""
+        if isinstance(run, Job):
+            return run
+        job = self.live.get(run.id)
+        if job is not None:
+            return job
+        try:
+            row = self.store.run(run.id)
+        except SQLAlchemyError:
+            return run
+        return StoredRun(row, self) if row else run
+
     def delete(self, owner: str, run_ids) -> int:
         """Delete runs of `owner` (stopping any still training); how many."""
         ids = set(run_ids)

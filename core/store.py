@@ -20,6 +20,7 @@ import math
 import os
 import queue
 import secrets
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -56,11 +57,19 @@ STALE_SECONDS = 20.0  # a server silent this long is gone: its unfinished runs w
 MAX_RUNS = 100  # per owner, oldest first out (DASHBOARD_MAX_RUNS)
 OWNER_DAYS = 30  # an owner unseen this long is forgotten with its runs
 UNFINISHED = ("queued", "running")
+LOCK_TIMEOUT = 5.0  # seconds SQLite waits for another writer before calling the file locked
 
 meta = MetaData()
 info = Table("info", meta, Column("key", String(64), primary_key=True), Column("value", String(256)))
 owners = Table("owners", meta, Column("id", String(64), primary_key=True), Column("last_seen", Float, index=True))
-servers = Table("servers", meta, Column("id", String(32), primary_key=True), Column("beat", Float))
+servers = Table(
+    "servers",
+    meta,
+    Column("id", String(32), primary_key=True),
+    Column("beat", Float),
+    Column("host", String(255)),
+    Column("pid", Integer),
+)
 runs = Table(
     "runs",
     meta,
@@ -99,6 +108,19 @@ weights = Table(
     Column("final", Boolean, nullable=False),
     Column("blob", LargeBinary, nullable=False),  # core.checkpoint's bytes
 )
+
+
+HOST = socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def default_url() -> str:
@@ -207,7 +229,7 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         options = {"poolclass": StaticPool} if memory else {"pool_pre_ping": True}
         sqlite = url.startswith("sqlite")
-        connect_args = {"check_same_thread": False, "timeout": 5} if sqlite else {}
+        connect_args = {"check_same_thread": False, "timeout": LOCK_TIMEOUT} if sqlite else {}
         engine = create_engine(url, connect_args=connect_args, **options)
         if sqlite and not memory:
 
@@ -223,8 +245,17 @@ class Store:
             meta.create_all(conn)  # the set-up: makes what is missing; an older file is migrated here
             if version is None:
                 conn.execute(insert(info).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            conn.execute(insert(servers).values(id=self.server_id, beat=time.time()))
+            self._bury_dead_neighbours(conn)
+            conn.execute(insert(servers).values(id=self.server_id, beat=time.time(), host=HOST, pid=os.getpid()))
         return engine
+
+    @staticmethod
+    def _bury_dead_neighbours(conn) -> None:
+        """A server of this machine whose process is gone (killed, crashed) is gone now, not in STALE_SECONDS:
+        a restart right after a SIGKILL shows its runs as interrupted at once."""
+        for server_id, pid in conn.execute(select(servers.c.id, servers.c.pid).where(servers.c.host == HOST)):
+            if pid and not _alive(pid):
+                conn.execute(update(servers).where(servers.c.id == server_id).values(beat=0.0))
 
     @staticmethod
     def _version(conn) -> int | None:

@@ -73,6 +73,8 @@ def live_view(run, draw_extra: Callable | None = None) -> None:
     queued = run.state == "queued"
 
     def body():
+        nonlocal run
+        run = book().refresh(run)  # a run training on another server is read anew at each redraw
         status_line(run)
         draw_curves(run)
         if draw_extra:

@@ -21,8 +21,8 @@ see the loss curves grow; then look at the images the model gets wrong.
   3. **MLP** - hidden layers and nonlinearities: more accuracy from the same pixels.
   4. **ResNet** - convolutions and residual connections, the architecture behind modern image models.
 - **Use** - *Cat, dog or neither?*: drop a photo and hear what a pretrained network, and yours, say.
-- **Results** - *Compare runs*: every run of your session side by side. *Baseline ladder*: from a mean image
-  per class up to a ResNet, how much each step buys.
+- **Results** - *Compare runs*: every run of this browser side by side, kept across reloads and restarts.
+  *Baseline ladder*: from a mean image per class up to a ResNet, how much each step buys.
 
 Every model comes twice: **from scratch** (tensors, our own softmax, cross-entropy and SGD) and **concise**
 (`torch.nn`); both reach the same accuracy.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -11,7 +13,10 @@ from needs import require_fashion_mnist
 from core import datasets
 
 # the tests' runs go to a store of their own, never to the user's data/runs.db (set before any store opens)
-os.environ.setdefault("DASHBOARD_DB", f"sqlite:///{tempfile.mkdtemp(prefix='dashboard-tests-')}/runs.db")
+if "DASHBOARD_DB" not in os.environ:
+    _store = tempfile.mkdtemp(prefix="dashboard-tests-")
+    os.environ["DASHBOARD_DB"] = f"sqlite:///{_store}/runs.db"
+    atexit.register(shutil.rmtree, _store, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,277 @@
+"""The run store and the run book: runs that survive a new page, a restart, a crash and a broken store.
+
+Each test has a store file of its own (tmp_path) and its own one-trainer scheduler, as a two-core server
+has. "A restart" is a second `Store` + `RunBook` on the same file with a new server id; "a crash" is a
+server whose heartbeat stopped while its run was unfinished.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+import torch
+from sqlalchemy import event, text, update
+
+from core import store as store_module
+from core.jobs import Scheduler
+from core.runs import RunBook
+from core.store import Store, servers
+from core.train import Finished, Progress, RunConfig, Started
+
+SHORT = RunConfig(model="softmax", epochs=2, batch_size=256)
+LONG = RunConfig(model="linear", dataset="synthetic", lr=0.01, batch_size=1, epochs=1000)  # minutes, unless stopped
+ALICE, BOB = "a" * 32, "b" * 32
+
+
+def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def scheduler():
+    sched = Scheduler(max_running=1)
+    yield sched
+    sched.close()
+
+
+def url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'runs.db'}"
+
+
+def trained(book: RunBook, owner: str, data, config=SHORT, label="Softmax regression #1"):
+    job = book.submit(owner, config, data=data, label=label)
+    assert job.wait(120) and job.outcome.status == "completed", (job.error, job.outcome)
+    assert book.store.flush()
+    return job
+
+
+@pytest.mark.usefixtures("fashion_available")
+def test_a_finished_run_reads_back_from_the_store_after_a_restart(tmp_path, scheduler, small):
+    book = RunBook(scheduler, Store(url(tmp_path)))
+    job = trained(book, ALICE, small)
+    wait_until(lambda: job.id not in book.live, what="the job to be let go once its end is stored")
+
+    restarted = RunBook(scheduler, Store(url(tmp_path)))  # a new server on the same file
+    (run,) = restarted.runs(ALICE)
+    assert (run.id, run.label, run.config, run.state) == (job.id, "Softmax regression #1", SHORT, "done")
+    assert run.outcome == job.outcome
+    assert run.history == job.history, "every progress event, as it was"
+    assert run.started == job.started and run.classes == small.classes
+    # the final weights: the same predictions as the model that trained
+    X = small.X_val[:64]
+    with torch.no_grad():
+        assert torch.equal(run.model(X).argmax(1), job.run.model.eval()(X).argmax(1))
+    assert run.run.last_eval == job.run.last_eval and len(run.run.data.X_val) == 10_000
+    assert restarted.runs(BOB) == [], "another browser sees none of them"
+
+
+def test_one_browser_never_sees_or_deletes_anothers_runs(tmp_path, scheduler):
+    book = RunBook(scheduler, Store(url(tmp_path)))
+    short = RunConfig(model="linear", dataset="synthetic", epochs=1)
+    for owner in (ALICE, BOB):
+        assert book.submit(owner, short, label=f"{owner[0]}'s run").wait(60)
+    assert book.store.flush()
+    (alices,), (bobs,) = book.runs(ALICE), book.runs(BOB)
+    assert (alices.label, bobs.label) == ("a's run", "b's run")
+    assert book.delete(ALICE, [bobs.id]) == 0, "an id of another browser is ignored"
+    assert [r.id for r in book.runs(BOB)] == [bobs.id]
+    assert book.delete(ALICE, [alices.id]) == 1 and book.runs(ALICE) == []
+
+
+def test_a_run_of_a_server_that_died_reads_interrupted_with_its_curve_and_last_weights(tmp_path, small_checkpoint):
+    """SIGKILL mid-run, as the store sees it: events and an evaluation's weights, then the heartbeats stop."""
+    dead = Store(url(tmp_path), server_id="dead")
+    run_id = dead.new_run(ALICE, "MLP #1", "train", SHORT)
+    dead.record(run_id, "started", (Started("cpu", "CPU", 7850, 8, 16), ("a", "b")))
+    for step in (1, 2, 3):
+        val = (0.9, 0.6) if step == 2 else (None, None)
+        dead.record(run_id, "event", Progress(step, 16, step / 8, 1.0 / step, *val, 1000.0, 0.1 * step))
+    dead.record(run_id, "weights", (2, False, lambda: small_checkpoint))
+    assert dead.flush()
+    with dead.engine.begin() as conn:  # its last heartbeat, long ago
+        conn.execute(update(servers).where(servers.c.id == "dead").values(beat=time.time() - 3600))
+
+    book = RunBook(Scheduler(1), Store(url(tmp_path)))
+    (run,) = book.runs(ALICE)
+    assert run.state == "done" and run.interrupted
+    assert run.outcome.status == "interrupted"
+    assert run.outcome.message.startswith("Interrupted at step 3 of 16")
+    assert "the weights of its last evaluation (step 2)" in run.outcome.message
+    assert [p.step for p in run.history] == [1, 2, 3] and run.last_eval.val_acc == 0.6
+    assert run.model is not None, "its last evaluation's weights open"
+    assert book.store.weights(run.id)[1] == small_checkpoint, "and download as the checkpoint they are"
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint() -> bytes:
+    from core import checkpoint
+    from core.models import build_model
+
+    config = RunConfig(model="softmax", dataset="fashion_mnist")
+    model = build_model(config, (1, 28, 28), 10)
+    return checkpoint.pack(config, (1, 28, 28), tuple("abcdefghij"), model.state_dict())
+
+
+def test_a_corrupt_store_file_is_left_alone_and_runs_are_kept_in_memory(tmp_path, scheduler):
+    path = tmp_path / "runs.db"
+    path.write_bytes(b"this is a shopping list, not a database\n" * 100)
+    store = Store(url(tmp_path))
+    assert not store.durable
+    assert "is damaged" in store.problem and "will not last" in store.problem
+    book = RunBook(scheduler, store)
+    job = book.submit(ALICE, RunConfig(model="linear", dataset="synthetic", epochs=1), label="kept")
+    assert job.wait(60) and job.outcome.status == "completed"
+    assert [r.label for r in book.runs(ALICE)] == ["kept"], "training works, its runs in memory"
+    assert path.read_bytes().startswith(b"this is a shopping list"), "the file is not overwritten"
+
+
+def test_a_store_of_a_newer_version_is_not_touched(tmp_path):
+    Store(url(tmp_path)).flush()
+    con = sqlite3.connect(tmp_path / "runs.db")
+    con.execute("UPDATE info SET value = '99' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    store = Store(url(tmp_path))
+    assert not store.durable and "newer dashboard (schema 99" in store.problem
+
+
+def test_a_locked_store_says_so(tmp_path, monkeypatch):
+    Store(url(tmp_path)).flush()
+    holder = sqlite3.connect(tmp_path / "runs.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another program holds the file
+    monkeypatch.setattr(store_module, "LOCK_TIMEOUT", 0.2)
+    try:
+        store = Store(url(tmp_path))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not store.durable and "is locked by another program" in store.problem
+
+
+def test_a_full_disk_keeps_the_run_in_memory_and_writes_it_once_there_is_room(tmp_path, scheduler):
+    store = Store(url(tmp_path))
+    book = RunBook(scheduler, store)
+    pages = {"max": 1}  # the database may not grow: as on a full disk
+
+    @event.listens_for(store.engine, "connect")
+    def _limit(conn, _record):
+        conn.execute(f"PRAGMA max_page_count = {pages['max']}")
+
+    config = RunConfig(model="linear", dataset="synthetic", lr=0.01, batch_size=1, epochs=20)  # ~100 events
+    job = book.submit(ALICE, config, label="on a full disk")
+    with store.engine.connect() as conn:
+        pages["max"] = conn.execute(text("PRAGMA page_count")).scalar()
+    store.engine.dispose()  # new connections, with the limit
+    assert job.wait(60) and job.outcome.status == "completed"
+    wait_until(lambda: store.problem and "the disk is full" in store.problem, what="the full disk to be reported")
+    assert job.id in book.live, "the run stays in memory while its end is not written"
+    (run,) = book.runs(ALICE)
+    assert run is job and len(run.history) > 0
+
+    pages["max"] = 1_000_000  # room again: the kept writes go in, and the problem goes away
+    store.engine.dispose()
+    wait_until(lambda: job.id not in book.live, what="the kept writes to land")
+    assert store.problem is None
+    (stored,) = book.runs(ALICE)
+    assert stored is not job and stored.history == job.history and stored.outcome == job.outcome
+
+
+def test_each_browser_keeps_its_newest_runs_and_a_browser_unseen_for_30_days_is_forgotten(tmp_path):
+    store = Store(url(tmp_path))
+    ids = [store.new_run(ALICE, f"run {i}", "train", SHORT) for i in range(5)]
+    for run_id in ids:
+        store.record(run_id, "end", (Finished("completed", "done", 1, 0.1), None))
+    store.record(0, "seen", ALICE)
+    unfinished = store.new_run(ALICE, "still training", "train", SHORT)
+    assert store.flush()
+    assert store.prune(ALICE, keep=3) == 2
+    assert [r.label for r in store.runs(ALICE)] == ["run 2", "run 3", "run 4", "still training"], "oldest first out"
+    assert store.prune_owners(days=30) == 0, "seen just now"
+    assert store.prune_owners(days=30, now=time.time() + 31 * 86400) == 1
+    assert store.runs(ALICE) == [] and store.run(unfinished) is None
+    assert store.size_bytes() > 0
+
+
+def test_writes_are_queued_not_waited_for(tmp_path):
+    """The page's and the job thread's side of a progress event is a queue's put: far below a millisecond."""
+    store = Store(url(tmp_path))
+    run_id = store.new_run(ALICE, "timed", "train", SHORT)
+    event_ = Progress(1, 100, 0.01, 2.3, None, None, 1000.0, 0.1)
+    began = time.perf_counter()
+    for _ in range(1000):
+        store.record(run_id, "event", event_)
+    per_event = (time.perf_counter() - began) / 1000
+    assert store.flush() and len(store.history(run_id)) == 1000
+    assert per_event < 1e-3, f"{per_event * 1e6:.0f} us an event"
+
+
+class FakeJob:
+    def __init__(self, owner: str, state: str = "running"):
+        self.owner, self.state, self.id, self.stopped = owner, state, 0, False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def test_runs_stop_only_when_no_page_of_their_browser_is_open_for_the_grace_period(tmp_path):
+    active = {"tab 1": True, "tab 2": True, "other": True}
+    book = RunBook(Scheduler(1), Store(url(tmp_path)), is_active=lambda sid: active[sid])
+    now = [0.0]
+    book.clock = lambda: now[0]
+    book._thread = object()  # no background thread: the test looks itself
+    mine, done, theirs = FakeJob(ALICE), FakeJob(ALICE, "done"), FakeJob(BOB)
+    book.live = {1: mine, 2: done, 3: theirs}
+    mine.id, done.id, theirs.id = 1, 2, 3
+    book.visit(ALICE, "tab 1")
+    book.visit(ALICE, "tab 2")
+    book.visit(BOB, "other")
+    active["tab 1"] = False  # one of two tabs closes
+    now[0] = 1000.0
+    assert book.check() == [] and not mine.stopped
+    active["tab 2"] = False  # the last one: the grace starts
+    assert book.check() == []
+    now[0] += book.grace - 1
+    book.visit(ALICE, "tab 3")  # a reload comes back as a new session within the grace
+    active["tab 3"] = True
+    assert book.check() == [] and not mine.stopped
+    active["tab 3"] = False
+    book.check()
+    now[0] += book.grace
+    assert book.check() == [ALICE]
+    assert mine.stopped and not done.stopped and not theirs.stopped
+
+
+def test_a_stop_asked_through_the_store_stops_the_run_on_the_server_that_trains_it(tmp_path, scheduler):
+    """Two dashboard servers share one store: a page on the second stops a run training on the first."""
+    first = RunBook(scheduler, Store(url(tmp_path), server_id="first"))
+    job = first.submit(ALICE, LONG, label="long")
+    wait_until(lambda: job.history, what="the run to train")
+    assert first.store.flush()
+    second = RunBook(Scheduler(1), Store(url(tmp_path), server_id="second"))
+    (seen,) = second.runs(ALICE)
+    assert seen.state == "running" and not seen.interrupted, "training on a live server"
+    seen.stop()
+    first.check()  # its look every few seconds
+    assert job.wait(30) and job.outcome.status == "cancelled"
+
+
+def test_a_restart_right_after_a_kill_shows_the_run_interrupted_at_once(tmp_path):
+    """The killed server's heartbeat is seconds old, but its process is gone: no need to wait for it to go stale."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = Store(url(tmp_path), server_id="killed")
+    run_id = killed.new_run(ALICE, "Softmax regression #1", "train", SHORT)
+    killed.record(run_id, "event", Progress(7, 100, 0.07, 1.5, None, None, 1000.0, 0.7))
+    assert killed.flush()
+    with killed.engine.begin() as conn:  # as if that server had been the process that just exited
+        conn.execute(update(servers).where(servers.c.id == "killed").values(pid=int(gone.stdout)))
+    (run,) = Store(url(tmp_path)).runs(ALICE)
+    assert run.state == "interrupted" and run.last_step == 7
