@@ -127,9 +127,11 @@ def confusion_matrix(job, ev: Evaluation, classes) -> None:
 
 
 def save_button(job) -> None:
-    """Download the trained model with its settings (loadable on the photo page, weights only)."""
+    """Download the trained model with its settings (loadable on the photo page, weights only); an interrupted
+    run's are the weights of its last evaluation."""
+    interrupted = job.outcome is not None and job.outcome.status == "interrupted"
     st.download_button(
-        "Download the trained model (.pt)",
+        "Download its last evaluation's weights (.pt)" if interrupted else "Download the trained model (.pt)",
         checkpoint.to_bytes(job.run),
         f"{job.config.model}-{job.config.dataset}-run{job.id}.pt",
         "application/octet-stream",

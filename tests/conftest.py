@@ -1,4 +1,4 @@
-"""Shared fixtures: Fashion-MNIST loaded once per session, and small slices of it for quick runs."""
+"""Shared fixtures: Fashion-MNIST loaded once per session, small slices of it for quick runs, and Chromium."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from needs import require_fashion_mnist
+from needs import require, require_fashion_mnist
 
 from core import datasets
+from live_app import CHROMIUM, CHROMIUM_ARGS
 
 # the tests' runs go to a store of their own, never to the user's data/runs.db (set before any store opens)
 if "DASHBOARD_DB" not in os.environ:
@@ -41,3 +44,17 @@ def small(fashion) -> datasets.Data:
 def tiny(fashion) -> datasets.Data:
     """512 training and 256 validation images, for tests that only need a few steps."""
     return fashion.head(512, 256)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Chromium through playwright, once per test module (skipped without it, failed in CI)."""
+    require(
+        Path(CHROMIUM).exists(), f"{CHROMIUM} is missing; CI must run the browser tests (WANT_BROWSER=1 bash .ci/setup)"
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

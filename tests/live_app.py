@@ -2,7 +2,8 @@
 
 Shared by the real-browser tests (tests/test_browser.py) and the load benchmark (bench/bench_app.py):
 `start_server` returns once /_stcore/health answers, `stop_server` ends the server's whole process group
-(its training workers too), and `CURVE_POINTS` counts the points of a page's live training-loss curve.
+(its training workers too) and `kill_server` SIGKILLs it; `CURVE_POINTS` counts the points of a page's live
+training-loss curve, and `wait_for_points` waits for it to pass a count.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from core import datasets
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots and server logs of the browser tests (git-ignored)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -48,12 +50,13 @@ def health_seconds(url: str, timeout: float = 10.0) -> float | None:
         return None
 
 
-def start_server(log_path: Path, timeout_s: float = 90) -> tuple[subprocess.Popen, str]:
+def start_server(log_path: Path, timeout_s: float = 90, **env_vars: str) -> tuple[subprocess.Popen, str]:
     """`streamlit run streamlit_app.py` on a free port, its output in `log_path`; (process, url) once healthy.
-    RuntimeError when it does not come up within `timeout_s`."""
+    `env_vars` are set for it (DASHBOARD_DB="sqlite:///..." for a store of its own). RuntimeError when it does
+    not come up within `timeout_s`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
+    env = dict(os.environ) | env_vars
     env.setdefault("DASHBOARD_DATA", str(datasets.data_dir()))
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)]
     command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
@@ -71,6 +74,13 @@ def start_server(log_path: Path, timeout_s: float = 90) -> tuple[subprocess.Pope
     return proc, url
 
 
+def kill_server(proc: subprocess.Popen) -> None:
+    """SIGKILL the server and its trainers at once, as a crash or a power cut would: nothing gets to clean up."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(15)
+    proc.log.close()
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -80,3 +90,10 @@ def stop_server(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(15)
     proc.log.close()
+
+
+def wait_for_points(page, more_than: int, timeout_s: float) -> int:
+    """The curve's points once there are more than `more_than`, counted in the same browser tick as the test
+    (plotly redraws the chart with each update: read apart, the count could fall between two draws and be 0)."""
+    count = f"() => {{ const n = ({CURVE_POINTS})(); return n > {more_than} ? n : 0; }}"
+    return page.wait_for_function(count, timeout=timeout_s * 1000, polling=100).json_value()

@@ -10,17 +10,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from needs import require
 
 from core import datasets
-from live_app import CHROMIUM, CHROMIUM_ARGS, CURVE_POINTS, ROOT, start_server, stop_server
+from live_app import ARTIFACTS, start_server, stop_server, wait_for_points
 
 pytestmark = pytest.mark.browser
-
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 def server_for_tests(log_name: str) -> tuple:
@@ -28,19 +25,6 @@ def server_for_tests(log_name: str) -> tuple:
         return start_server(ARTIFACTS / log_name, timeout_s=60)
     except RuntimeError as err:
         pytest.fail(str(err))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    require(
-        Path(CHROMIUM).exists(), f"{CHROMIUM} is missing; CI must run the browser tests (WANT_BROWSER=1 bash .ci/setup)"
-    )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +39,6 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1300})  # a new browser session
     yield context.new_page()
     context.close()
-
-
-def wait_for_points(page, more_than: int, timeout_s: float) -> int:
-    """The curve's points once there are more than `more_than`, counted in the same browser tick as the test
-    (plotly redraws the chart with each update: read apart, the count could fall between two draws and be 0)."""
-    count = f"() => {{ const n = ({CURVE_POINTS})(); return n > {more_than} ? n : 0; }}"
-    return page.wait_for_function(count, timeout=timeout_s * 1000, polling=100).json_value()
 
 
 def slider_value(page, label: str) -> str:
@@ -194,30 +171,6 @@ def test_a_sweep_that_outlasts_the_click_draws_itself_when_it_ends(server, page)
     page.wait_for_function(swept, timeout=30_000)  # the sweep's curve is drawn, not an empty chart
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=ARTIFACTS / "resnet-lr-sweep.png")
-
-
-@pytest.mark.usefixtures("fashion_available")
-def test_a_reload_mid_run_does_not_leave_a_hidden_run_holding_the_trainer(server, page):
-    """Issue 12: the reloaded page had lost its run, which trained on for Streamlit's 120 s session TTL while the
-    next Train waited behind it (53-55 s). Now the old session's run stops once its page has been gone 10 s."""
-    from playwright.sync_api import expect
-
-    page.goto(f"{server}/softmax?epochs=50&batch=16")  # minutes of training: longer than the test
-    train = page.get_by_role("button", name="Train", exact=True)
-    expect(train).to_be_enabled(timeout=60_000)
-    train.click()
-    wait_for_points(page, 0, timeout_s=90)
-    page.reload()
-    train = page.get_by_role("button", name="Train", exact=True)
-    expect(train).to_be_enabled(timeout=60_000)
-    clicked = time.monotonic()
-    train.click()
-    wait_for_points(page, 0, timeout_s=60)
-    waited = time.monotonic() - clicked
-    assert waited < 25, f"the new run waited {waited:.0f} s behind the reloaded page's hidden one"
-    page.get_by_role("button", name="Stop", exact=True).click()
-    expect(page.get_by_text("Stopped at step")).to_be_visible(timeout=30_000)
-    assert page.get_by_test_id("stException").count() == 0
 
 
 def test_a_link_of_more_than_a_thousand_settings_says_it_was_ignored(server, page):

@@ -1,0 +1,168 @@
+"""Runs that last, in a real browser: a reload, a new tab, a server restart and a SIGKILL keep a browser's runs,
+and two browsers never see each other's.
+
+Each test starts its own `streamlit run` on a store file of its own (a restart is a second server on the
+same file). A browser context is one browser: its cookie holds the owner id.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from live_app import ARTIFACTS, CURVE_POINTS, kill_server, start_server, stop_server, wait_for_points
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fashion_available")]
+
+VAL_POINTS = """() => {
+    const plot = document.querySelector('[class*="st-key-curves-"] .js-plotly-plot');
+    const trace = plot && plot._fullData && plot._fullData.find(t => t.name === 'val accuracy');
+    return trace ? (trace._length ?? trace.x.length) : 0;
+}"""
+
+
+@pytest.fixture
+def store(tmp_path) -> dict:
+    return {"DASHBOARD_DB": f"sqlite:///{tmp_path / 'runs.db'}"}
+
+
+def server(store: dict, log: str):
+    try:
+        return start_server(ARTIFACTS / log, timeout_s=60, **store)
+    except RuntimeError as err:
+        pytest.fail(str(err))
+
+
+COMPARED = """() => {
+    const plot = document.querySelector('[class*="st-key-compare-curves"] .js-plotly-plot');
+    return plot && plot._fullData ? plot._fullData.map(t => t.name) : null;
+}"""
+
+
+def compared(page) -> list[str]:
+    """The runs on Compare runs' chart, once it is drawn."""
+    return page.wait_for_function(COMPARED, timeout=30_000).json_value()
+
+
+def new_page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})  # a new browser, no cookie yet
+    return context, context.new_page()
+
+
+def train_to_the_end(page, url: str) -> None:
+    page.goto(f"{url}/softmax?epochs=1")
+    train = page.get_by_role("button", name="Train", exact=True)
+    expect(train).to_be_enabled(timeout=60_000)
+    train.click()
+    expect(page.get_by_text(re.compile(r"Trained 1 epoch"))).to_be_visible(timeout=90_000)
+
+
+def no_traceback(page) -> None:
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_a_finished_run_is_there_after_a_reload_in_a_new_tab_and_after_a_restart(browser, store):
+    proc, url = server(store, "runs-restart-1.log")
+    context, page = new_page(browser)
+    try:
+        train_to_the_end(page, url)
+        points = wait_for_points(page, 0, timeout_s=10)
+        owner = next(c["value"] for c in context.cookies() if c["name"] == "dashboard_owner")
+        assert len(owner) >= 32 and owner not in page.url, "the owner id is in the cookie, never in a shared link"
+        page.reload()
+        expect(page.get_by_text(re.compile(r"Trained 1 epoch"))).to_be_visible(timeout=30_000)
+        assert wait_for_points(page, 0, timeout_s=10) == points, "the same curve, every point"
+        tab = context.new_page()  # a new tab of the same browser
+        tab.goto(f"{url}/compare")
+        assert compared(tab) == ["Softmax regression #1"]
+        tab.close()
+    finally:
+        stop_server(proc)
+    proc, url = server(store, "runs-restart-2.log")  # the server restarts
+    try:
+        page.goto(f"{url}/softmax")
+        expect(page.get_by_text(re.compile(r"Trained 1 epoch"))).to_be_visible(timeout=60_000)
+        assert wait_for_points(page, 0, timeout_s=10) == points
+        expect(page.get_by_role("tab", name="Mistakes")).to_be_visible()  # its model, rebuilt from the store
+        no_traceback(page)
+        page.screenshot(path=ARTIFACTS / "runs-after-restart.png")
+    finally:
+        context.close()
+        stop_server(proc)
+
+
+def test_a_reload_mid_run_reattaches_the_curve_keeps_growing_and_stop_stops_it(browser, store):
+    proc, url = server(store, "runs-reload.log")
+    context, page = new_page(browser)
+    try:
+        page.goto(f"{url}/mlp?epochs=50&batch=16")  # minutes of training: longer than the test
+        train = page.get_by_role("button", name="Train", exact=True)
+        expect(train).to_be_enabled(timeout=60_000)
+        train.click()
+        before = wait_for_points(page, 2, timeout_s=90)
+        page.reload()
+        after = wait_for_points(page, before, timeout_s=30)  # the same run, further on
+        grown = wait_for_points(page, after, timeout_s=30)  # and it still grows, with no click
+        assert grown > after > before
+        expect(page.get_by_role("button", name="Train", exact=True)).to_be_disabled()
+        page.screenshot(path=ARTIFACTS / "runs-reloaded-mid-run.png")
+        page.get_by_role("button", name="Stop", exact=True).click()
+        expect(page.get_by_text("Stopped at step")).to_be_visible(timeout=30_000)
+        stopped = wait_for_points(page, 0, timeout_s=10)
+        time.sleep(2)
+        assert page.evaluate(CURVE_POINTS) == stopped, "the curve still grows after Stop"
+        no_traceback(page)
+    finally:
+        context.close()
+        stop_server(proc)
+
+
+def test_a_run_killed_with_its_server_shows_as_interrupted_with_its_points(browser, store):
+    proc, url = server(store, "runs-kill-1.log")
+    context, page = new_page(browser)
+    try:
+        page.goto(f"{url}/mlp?epochs=50&batch=16")
+        train = page.get_by_role("button", name="Train", exact=True)
+        expect(train).to_be_enabled(timeout=60_000)
+        train.click()
+        page.wait_for_function(f"() => ({VAL_POINTS})() >= 2", timeout=90_000)  # two evaluations
+        time.sleep(1.5)  # the store writes every half second
+        seen = page.evaluate(CURVE_POINTS)
+    finally:
+        kill_server(proc)  # SIGKILL: the server and its trainer, mid-run
+    proc, url = server(store, "runs-kill-2.log")
+    try:
+        page.goto(f"{url}/mlp")
+        expect(page.get_by_text(re.compile(r"Interrupted at step \d+ of \d+"))).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile(r"the weights of its last evaluation \(step \d+\)"))).to_be_visible()
+        assert wait_for_points(page, 0, timeout_s=10) >= seen - 2, "its curve so far (but the last half second)"
+        expect(page.get_by_role("button", name="Download its last evaluation's weights (.pt)")).to_be_visible()
+        expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+        no_traceback(page)
+        page.screenshot(path=ARTIFACTS / "runs-interrupted.png")
+    finally:
+        context.close()
+        stop_server(proc)
+
+
+def test_two_browsers_never_see_each_others_runs(browser, store):
+    proc, url = server(store, "runs-two-browsers.log")
+    first, page = new_page(browser)
+    second, other = new_page(browser)
+    try:
+        train_to_the_end(page, url)
+        other.goto(f"{url}/compare")
+        expect(other.get_by_text("No runs yet in this browser")).to_be_visible(timeout=30_000)
+        other.goto(f"{url}/softmax")
+        expect(other.get_by_text("press Train")).to_be_visible(timeout=30_000)
+        assert other.evaluate(CURVE_POINTS) == 0
+        page.goto(f"{url}/compare")
+        assert compared(page) == ["Softmax regression #1"]
+        no_traceback(other)
+    finally:
+        first.close()
+        second.close()
+        stop_server(proc)
