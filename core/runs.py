@@ -106,6 +106,9 @@ class RunBook:
         for job in [j for j in self.live.values() if j.owner == owner and j.id in ids]:
             job.stop()
             self.live.pop(job.id, None)
+        with self._lock:
+            for key in [key for key in self._cache if key[0] in ids]:
+                del self._cache[key]
         return self.store.delete(owner, ids)
 
     # --- recording a job's messages (called by its thread) -----------------------------------

@@ -91,6 +91,7 @@ runs = Table(
     Column("elapsed", Float, nullable=False, default=0.0),
     Column("stop_requested", Boolean, nullable=False, default=False),
     Column("created", Float, nullable=False),
+    sqlite_autoincrement=True,  # a deleted run's id is never handed out again: pages key their caches by it
 )
 events = Table(
     "events",

@@ -82,6 +82,8 @@ def test_one_browser_never_sees_or_deletes_anothers_runs(tmp_path, scheduler):
     assert book.delete(ALICE, [bobs.id]) == 0, "an id of another browser is ignored"
     assert [r.id for r in book.runs(BOB)] == [bobs.id]
     assert book.delete(ALICE, [alices.id]) == 1 and book.runs(ALICE) == []
+    assert book.delete(BOB, [bobs.id]) == 1
+    assert book.store.new_run(ALICE, "next", "train", short) > bobs.id, "a deleted run's id is never reused"
 
 
 def test_a_run_of_a_server_that_died_reads_interrupted_with_its_curve_and_last_weights(tmp_path, small_checkpoint):

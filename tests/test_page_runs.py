@@ -1,0 +1,116 @@
+"""The pages on top of the run store, through AppTest: a reload keeps a browser's runs, Compare runs deletes
+them (one, or all after a confirmation), an interrupted cat / dog / neither run answers on the photo page,
+and a broken store is named on Home and on the training pages while training still works.
+
+A reload is a new AppTest session with the same owner id, as the cookie gives it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from owners import new_owner, own, runs_of, submit_for
+from sqlalchemy import update
+from streamlit.testing.v1 import AppTest
+from test_pages import APP, SCRIPT_TIMEOUT, open_page, session, train
+
+from core.train import Progress, RunConfig, Started
+
+QUICK = RunConfig(model="linear", dataset="synthetic", epochs=1)
+
+
+def as_browser(owner: str) -> AppTest:
+    """A new session (a reload, a new tab) of the browser whose cookie holds `owner`."""
+    at = AppTest.from_file(str(APP), default_timeout=SCRIPT_TIMEOUT)
+    own(at, owner)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def finished_runs(owner: str, n: int) -> list:
+    jobs = [submit_for(owner, QUICK, label=f"Linear regression #{i + 1}") for i in range(n)]
+    assert all(job.wait(60) for job in jobs)
+    return jobs
+
+
+def test_a_reload_shows_the_same_runs_and_compare_deletes_one_then_all_after_a_confirmation():
+    owner = new_owner()
+    finished_runs(owner, 3)
+    at = open_page(as_browser(owner), "compare")
+    assert len(at.dataframe[0].value) == 3
+    at.multiselect(key="delete-chosen").select(at.multiselect(key="delete-chosen").options[0]).run()
+    at.button(key="delete").click().run()
+    assert not at.exception, at.exception
+    assert any("Deleted 1 run(s)" in s.value for s in at.success)
+    assert [r.label for r in runs_of(owner)] == ["Linear regression #2", "Linear regression #3"]
+    assert at.button(key="delete-all").disabled, "all of them only after the confirmation"
+    at.checkbox(key="delete-all-sure").check().run()
+    at.button(key="delete-all").click().run()
+    assert not at.exception, at.exception
+    assert runs_of(owner) == []
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+@pytest.mark.usefixtures("fashion_available")
+def test_a_run_trained_in_one_session_shows_in_the_next_with_its_results():
+    first = open_page(session(), "softmax", epochs=1, batch=1024)
+    job = train(first)
+    reloaded = open_page(as_browser(first.session_state["owner"]), "softmax")
+    assert any(s.value.startswith("Trained 1 epoch") for s in reloaded.success)
+    assert "Mistakes" in [t.label for t in reloaded.tabs]
+    assert "Download the trained model (.pt)" in [b.label for b in reloaded.get("download_button")]
+    (run,) = runs_of(first.session_state["owner"])
+    assert run.id == job.id and run.history == job.history
+
+
+def stored_interrupted_catdog_run(owner: str) -> int:
+    """A cat / dog / neither ResNet that was evaluated once, then lost its server (as after a SIGKILL)."""
+    from core import checkpoint
+    from core.models import build_model
+    from core.store import runs
+    from pages._server import book
+
+    store = book().store
+    config = RunConfig(model="resnet", dataset="cifar10_catdog", resnet_width=4, resnet_stages=1)
+    run_id = store.new_run(owner, "ResNet #1", "train", config)
+    store.record(run_id, "started", (Started("cpu", "CPU", 1000, 100, 1000), ("cat", "dog", "neither")))
+    store.record(run_id, "event", Progress(100, 1000, 1.0, 0.9, 0.8, 0.61, 900.0, 10.0))
+    weights = build_model(config, (3, 32, 32), 3).state_dict()
+    make = lambda: checkpoint.pack(config, (3, 32, 32), ("cat", "dog", "neither"), weights)  # noqa: E731
+    store.record(run_id, "weights", (100, False, make))
+    assert store.flush()
+    with store.engine.begin() as conn:  # its server is gone (this test's server, the tests' process, is not)
+        conn.execute(update(runs).where(runs.c.id == run_id).values(server="gone", state="interrupted"))
+    return run_id
+
+
+def test_an_interrupted_cat_dog_run_answers_on_the_photo_page():
+    owner = new_owner()
+    stored_interrupted_catdog_run(owner)
+    at = open_page(as_browser(owner), "photos")
+    options = at.selectbox(key="own").options
+    assert options[1] == "ResNet #1 (61% val accuracy)", options
+    at.selectbox(key="own").select(options[1]).run()
+    assert not at.exception and not at.sidebar.error, [e.value for e in at.sidebar.error]
+    assert any("Your model saw only 32x32" in c.value for c in at.caption)
+
+
+def test_a_broken_store_is_named_on_home_and_the_training_pages_and_training_still_works(tmp_path, monkeypatch):
+    from pages import _server
+
+    broken = tmp_path / "runs.db"
+    broken.write_bytes(b"not a database at all\n" * 64)
+    monkeypatch.setenv("DASHBOARD_DB", f"sqlite:///{broken}")
+    _server.book.clear()  # this server's store is opened anew, on the broken file
+    try:
+        at = session()
+        notes = [w.value for w in at.warning]
+        assert any("is damaged" in n and "will not last" in n for n in notes), notes
+        assert any("kept in this server's memory only" in m.value for m in at.markdown)
+        open_page(at, "linear", epochs=1)
+        assert any("is damaged" in w.value for w in at.warning)
+        job = train(at)
+        assert job.outcome.status == "completed" and runs_of(at.session_state["owner"]) == [job]
+        assert broken.read_bytes().startswith(b"not a database"), "the file is left as it was"
+    finally:
+        _server.book.clear()  # the next test's book opens the tests' store again
