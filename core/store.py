@@ -330,14 +330,16 @@ class Store:
         """One transaction for a batch; the ids of runs whose end it wrote."""
         if not batch:
             return []
-        rows, ended, now = [], [], time.time()
+        rows, steps, ended, now = [], {}, [], time.time()
         with self._lock, self.engine.begin() as conn:
             for run_id, kind, payload in batch:
                 if kind == "event":
                     rows.append({"run_id": run_id, "data": _jsonable(payload)})
-                    step = dict(last_step=payload.step, total_steps=payload.total_steps, elapsed=payload.elapsed)
-                    conn.execute(update(runs).where(runs.c.id == run_id).values(state="running", **step))
-                elif kind == "started":
+                    steps[run_id] = payload  # the row keeps each run's latest step: one update a batch
+                    continue
+                if run_id in steps:  # a run's events before its other writes (its end): its step goes first
+                    self._step(conn, run_id, steps.pop(run_id))
+                if kind == "started":
                     started, classes = payload
                     values = dict(state="running", started=_jsonable(started), classes=list(classes))
                     conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
@@ -359,10 +361,17 @@ class Store:
                 elif kind == "beat":
                     conn.execute(update(servers).where(servers.c.id == self.server_id).values(beat=now))
                     self._interrupt_stale(conn, now)
+            for run_id, progress in steps.items():
+                self._step(conn, run_id, progress)
             if rows:
                 conn.execute(insert(events), rows)
         self.writes += len(batch)
         return ended
+
+    @staticmethod
+    def _step(conn, run_id: int, p) -> None:
+        values = dict(state="running", last_step=p.step, total_steps=p.total_steps, elapsed=p.elapsed)
+        conn.execute(update(runs).where(runs.c.id == run_id, runs.c.state.in_(UNFINISHED)).values(**values))
 
     def _interrupt_stale(self, conn, now: float) -> None:
         """Runs left unfinished by servers whose heartbeat stopped were interrupted: say so, once."""
