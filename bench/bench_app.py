@@ -8,12 +8,14 @@ Starts `streamlit run streamlit_app.py` on a free port and drives it with real C
 3. "a click answered while training": while the session's own run trains, the time for a tab switch, a
    page switch to Compare runs, a radio button there, the way back, and Stop - each until the page shows
    the answer;
-4. the class: `--sessions` pages (default 30, in `--contexts` browser contexts of one Chromium) open
+4. the class: `--sessions` pages (default 30, each a browser of its own: a context of one Chromium) open
    /softmax?epochs=1&seed=<unique>, then all press Train within a few seconds. While the runs queue and
    train, a thread asks /_stcore/health every second and a new session opens a page every ~15 s (and
    clicks its way to Compare runs). Recorded per page: the queue messages it showed, when its run started
    and finished, any error or exception shown. At the end every page opens Compare runs and downloads its
-   table as CSV: it must hold exactly one run, with the page's own seed (no session sees another's runs).
+   table as CSV: it must hold exactly the runs of its browser (its own, one browser a page), by their seeds.
+   The server's run store is a file of its own; its progress events written a second and its size after
+   the class are recorded.
 
 The browser runs on the same machine as the server and takes its share of the CPU, so the figures are
 pessimistic for a classroom where each student has a computer. The last line printed is one JSON object,
@@ -30,6 +32,7 @@ import os
 import platform
 import re
 import signal
+import sqlite3
 import statistics
 import sys
 import threading
@@ -272,7 +275,15 @@ def new_session_probe(browser, url: str) -> dict:
 
 
 def classroom(
-    browser, url: str, server_pid: int, sessions: int, contexts: int, epochs: int, batch: int, timeout_s: float
+    browser,
+    url: str,
+    server_pid: int,
+    store: Path,
+    sessions: int,
+    contexts: int,
+    epochs: int,
+    batch: int,
+    timeout_s: float,
 ) -> dict:
     per_context = -(-sessions // contexts)
     ctxs = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(contexts)]
@@ -282,11 +293,13 @@ def classroom(
         page = ctxs[i // per_context].new_page()
         seed = 1000 + i
         load_s.append(open_training_page(page, f"{url}/softmax?epochs={epochs}&batch={batch}&seed={seed}"))
-        pages.append({"page": page, "seed": seed, "queue": [], "errors": set(), "exceptions": 0})
+        page_state = {"page": page, "seed": seed, "queue": [], "errors": set(), "exceptions": 0}
+        pages.append(page_state | {"ctx": i // per_context})  # the browser it is a tab of
     log(f"class: {sessions} pages open (load median {statistics.median(load_s):.2f} s); all press Train")
 
     health = HealthProbe(url)
     health.start()
+    store0 = store_figures(store)
     cpu0 = cpu_seconds(server_pid)
     t0 = time.perf_counter()
     for p in pages:
@@ -326,6 +339,8 @@ def classroom(
             log(f"class: {done}/{sessions} done; new session {probes[-1]}; health {recent}, failed {health.failures}")
             next_probe = time.perf_counter() + 20
     all_done = time.perf_counter() - t0
+    time.sleep(1.0)  # the store's last batch
+    store1 = store_figures(store)
     server_cores = (cpu_seconds(server_pid) - cpu0) / all_done
     log(f"class: all done after {all_done:.1f} s ({len(pending)} unfinished); checking Compare runs")
     health.halt.set()
@@ -345,7 +360,7 @@ def classroom(
                 break
         log(f"class: health below 1 s again after {recovered} s")
 
-    # every session's Compare runs: its own run only
+    # every session's Compare runs: the runs of its own browser (context) only, one per page of it
     isolation = []
     failures = 0
     for p in pages:
@@ -357,7 +372,8 @@ def classroom(
             except Exception as err:
                 failures += 1
                 log(f"compare of seed {p['seed']} failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
-        isolation.append(rows is not None and len(rows) == 1 and rows[0]["seed"] == str(p["seed"]))
+        mine = sorted(str(q["seed"]) for q in pages if q["ctx"] == p["ctx"])
+        isolation.append(rows is not None and sorted(row["seed"] for row in rows) == mine)
         p["compare_rows"] = None if rows is None else len(rows)
     for ctx in ctxs:
         ctx.close()
@@ -400,7 +416,20 @@ def classroom(
         "click_to_done_s": summary([p["done"] - p["clicked"] for p in pages if "done" in p]),
         "health_s": summary(health.samples) | {"failures": health.failures, "samples": len(health.samples)},
         "new_session_probes": probes,
+        "store_events_written": store1["events"] - store0["events"],
+        "store_events_per_s": round((store1["events"] - store0["events"]) / all_done, 1),
+        "store_mb_after_class": round(store1["bytes"] / 1e6, 2),
+        "store_runs_after_class": store1["runs"],
     }
+
+
+def store_figures(path: Path) -> dict:
+    """The server's run store as a reader sees it: progress events, runs, bytes on disk (file + write-ahead log)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+        events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    size = sum(f.stat().st_size for f in (path, Path(f"{path}-wal")) if f.exists())
+    return {"events": events, "runs": runs, "bytes": size}
 
 
 def summary(values: list[float]) -> dict:
@@ -451,8 +480,12 @@ def print_table(result: dict) -> None:
         print(f"{name:<{width}}  {shown}")
     print(
         f"class: completed {c['completed']}/{c['sessions']}, errors {len(c['errors'])}, pages with exception "
-        f"{c['pages_with_exception']}, sessions seeing only their own run {c['isolated']}/{c['sessions']}, "
+        f"{c['pages_with_exception']}, sessions seeing only their browser's runs {c['isolated']}/{c['sessions']}, "
         f"queued {c['queued_sessions']} (deepest position {c['queue_max_position']})"
+    )
+    print(
+        f"class: store wrote {c['store_events_written']} progress events ({c['store_events_per_s']} a second), "
+        f"{c['store_runs_after_class']} runs, {c['store_mb_after_class']} MB after the class"
     )
     for text in c["queue_examples"]:
         print(f"  queue message: {text}")
@@ -461,7 +494,9 @@ def print_table(result: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=30)
-    parser.add_argument("--contexts", type=int, default=3, help="browser contexts the sessions are spread over")
+    parser.add_argument(
+        "--contexts", type=int, default=0, help="browsers (contexts) the sessions are spread over; 0: one each"
+    )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3, help="Train-to-first-point measurements")
@@ -474,8 +509,11 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the server
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    store = args.out.with_suffix(".store.db")  # a store of its own, made anew: never the user's runs
+    for old in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
+        old.unlink(missing_ok=True)
     try:
-        proc, url = start_server(args.out.with_suffix(".server.log"))
+        proc, url = start_server(args.out.with_suffix(".server.log"), DASHBOARD_DB=f"sqlite:///{store}")
     except RuntimeError as err:
         sys.exit(str(err))
     try:
@@ -484,8 +522,9 @@ def main() -> None:
             single = single_user(browser, url, args.epochs, args.batch, args.repeats)
             single["first_point_median_s"] = statistics.median(single["first_point_s"])
             single["clicks_max_s"] = max(single["clicks_while_training_s"].values())
+            contexts = args.contexts or args.sessions
             klass = classroom(
-                browser, url, proc.pid, args.sessions, args.contexts, args.epochs, args.batch, args.timeout
+                browser, url, proc.pid, store, args.sessions, contexts, args.epochs, args.batch, args.timeout
             )
             browser.close()
     finally:

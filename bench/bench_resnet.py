@@ -26,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+# the page's runs go to a store of their own, never to the user's data/runs.db
+os.environ.setdefault("DASHBOARD_DB", f"sqlite:///{ROOT / 'bench' / 'results' / 'resnet.store.db'}")
 
 import torch  # noqa: E402
 
