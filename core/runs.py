@@ -48,6 +48,7 @@ class RunBook:
         self._seen: dict[str, float] = {}
         self._cache: OrderedDict = OrderedDict()  # (run id, what) -> a done run's curve or rebuilt Run
         self._memory_ids = itertools.count(-1, -1)  # runs the store could not take: negative ids
+        self._deleted: set[int] = set()  # runs deleted while they trained: their last messages are dropped
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         store.ended.append(self._written)
@@ -68,11 +69,7 @@ class RunBook:
 
     def runs(self, owner: str, task: str | None = "train") -> list:
         """The owner's runs, oldest first: live Jobs and StoredRun views, with the same attributes."""
-        try:
-            rows = self.store.runs(owner, task)
-        except SQLAlchemyError as err:
-            self.store.problem = f"The run store cannot be read ({type(err).__name__}); showing the runs in memory."
-            rows = []
+        rows = self.store.runs(owner, task)  # [] when the store fails (it says so): the runs in memory still show
         views = []
         for row in rows:
             job = self.live.get(row.id)
@@ -104,17 +101,24 @@ class RunBook:
         """Delete runs of `owner` (stopping any still training); how many."""
         ids = set(run_ids)
         for job in [j for j in self.live.values() if j.owner == owner and j.id in ids]:
-            job.stop()
-            self.live.pop(job.id, None)
+            self._forget(job)
         with self._lock:
             for key in [key for key in self._cache if key[0] in ids]:
                 del self._cache[key]
         return self.store.delete(owner, ids)
 
+    def _forget(self, job: Job) -> None:
+        """A run deleted while it trains: stop it, and write nothing more of it."""
+        self._deleted.add(job.id)
+        job.stop()
+        self.live.pop(job.id, None)
+
     # --- recording a job's messages (called by its thread) -----------------------------------
 
     def message(self, job: Job, kind: str, payload) -> None:
         store = self.store
+        if job.id in self._deleted:
+            return
         if kind == "weights":
             self._weights[job.id] = payload  # fresh tensors: the mirror copies them into its model
         elif kind == "sweep":
@@ -137,7 +141,7 @@ class RunBook:
 
     def ended(self, job: Job) -> None:
         self._weights.pop(job.id, None)
-        if job.id > 0:
+        if job.id > 0 and job.id not in self._deleted:
             self.store.record(job.id, "end", (job.outcome, job.error))
 
     def _written(self, run_id: int) -> None:
@@ -189,11 +193,13 @@ class RunBook:
                         job.stop()
                 self._gone_since.pop(owner, None)
                 stopped.append(owner)
-        try:
-            for run_id in self.store.stop_requested(j.id for j in unfinished if j.id > 0):
-                self.live[run_id].stop()
-        except (SQLAlchemyError, KeyError):
-            pass
+        asked = self.store.stop_requested(j.id for j in unfinished if j.id > 0)
+        for job in unfinished:
+            if job.id in asked and self.store.run(job.id) is None:  # deleted from another server's page
+                self._forget(job)
+                self.store.record(0, "purge", [job.id])
+            elif job.id in asked:
+                job.stop()
         return stopped
 
     def _watch_loop(self) -> None:

@@ -16,6 +16,7 @@ full disk, a newer schema) leaves the file alone and falls back to an in-memory 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import queue
@@ -131,6 +132,25 @@ def default_url() -> str:
 def max_runs() -> int:
     configured = os.environ.get("DASHBOARD_MAX_RUNS", "")
     return int(configured) if configured.isdecimal() and int(configured) > 0 else MAX_RUNS
+
+
+def guarded(default):
+    """A store method that never raises on a database error: it sets `problem` (shown by the pages) and returns
+    `default` instead (a new one each time when it is a type), so a page never shows a traceback for a store
+    that broke after it opened."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except SQLAlchemyError as err:
+                self.problem = explain(err, f"({self.where})") + " The runs in this server's memory still show."
+                return default() if callable(default) else default
+
+        return call
+
+    return wrap
 
 
 class StoreError(RuntimeError):
@@ -283,7 +303,7 @@ class Store:
     def record(self, run_id: int, kind: str, payload=None) -> None:
         """Queue a write; returns at once. `kind`, `payload`: "event", a Progress; "started", (Started, classes);
         "weights", (step, final, a callable making the checkpoint's bytes); "sweep", a Sweep; "end", (Finished or
-        None, error or None); "seen", an owner id (run_id unused)."""
+        None, error or None); "seen", an owner id; "purge", run ids deleted (run_id unused for both)."""
         self._idle.clear()
         self._queue.put((run_id, kind, payload))
 
@@ -296,8 +316,11 @@ class Store:
         return False
 
     def _write_loop(self) -> None:
-        last_beat = 0.0
+        last_beat = last_prune = -1e9
         while True:
+            if time.monotonic() - last_prune > 86400:  # at start, then daily: forget browsers unseen for 30 days
+                self.prune_owners()
+                last_prune = time.monotonic()
             batch = self._pending
             try:
                 batch.append(self._queue.get(timeout=self.flush_seconds))
@@ -337,8 +360,7 @@ class Store:
                     rows.append({"run_id": run_id, "data": _jsonable(payload)})
                     steps[run_id] = payload  # the row keeps each run's latest step: one update a batch
                     continue
-                if run_id in steps:  # a run's events before its other writes (its end): its step goes first
-                    self._step(conn, run_id, steps.pop(run_id))
+                self._events(conn, rows, steps)  # the events queued before this write go in first (a purge finds them)
                 if kind == "started":
                     started, classes = payload
                     values = dict(state="running", started=_jsonable(started), classes=list(classes))
@@ -358,20 +380,25 @@ class Store:
                 elif kind == "seen":
                     conn.execute(delete(owners).where(owners.c.id == payload))
                     conn.execute(insert(owners).values(id=payload, last_seen=now))
+                elif kind == "purge":
+                    self._delete_ids(conn, payload)
                 elif kind == "beat":
                     conn.execute(update(servers).where(servers.c.id == self.server_id).values(beat=now))
                     self._interrupt_stale(conn, now)
-            for run_id, progress in steps.items():
-                self._step(conn, run_id, progress)
-            if rows:
-                conn.execute(insert(events), rows)
+            self._events(conn, rows, steps)
         self.writes += len(batch)
         return ended
 
     @staticmethod
-    def _step(conn, run_id: int, p) -> None:
-        values = dict(state="running", last_step=p.step, total_steps=p.total_steps, elapsed=p.elapsed)
-        conn.execute(update(runs).where(runs.c.id == run_id, runs.c.state.in_(UNFINISHED)).values(**values))
+    def _events(conn, rows: list, steps: dict) -> None:
+        """Insert the gathered events in one statement, and each run's latest step in its row; empty both."""
+        if rows:
+            conn.execute(insert(events), rows)
+        for run_id, p in steps.items():
+            values = dict(state="running", last_step=p.step, total_steps=p.total_steps, elapsed=p.elapsed)
+            conn.execute(update(runs).where(runs.c.id == run_id, runs.c.state.in_(UNFINISHED)).values(**values))
+        rows.clear()
+        steps.clear()
 
     def _interrupt_stale(self, conn, now: float) -> None:
         """Runs left unfinished by servers whose heartbeat stopped were interrupted: say so, once."""
@@ -384,6 +411,7 @@ class Store:
 
     # --- reads --------------------------------------------------------------------------
 
+    @guarded(list)
     def runs(self, owner: str, task: str | None = "train") -> list[StoredRow]:
         """The owner's runs, oldest first (task None: every task)."""
         query = select(runs).where(runs.c.owner == owner).order_by(runs.c.id)
@@ -392,6 +420,7 @@ class Store:
         with self.engine.connect() as conn:
             return [self._row(r) for r in conn.execute(query).mappings()]
 
+    @guarded(None)
     def run(self, run_id: int) -> StoredRow | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
@@ -409,12 +438,14 @@ class Store:
             beat = conn.execute(select(servers.c.beat).where(servers.c.id == server_id)).scalar()
         return beat is None or beat < time.time() - STALE_SECONDS
 
+    @guarded(list)
     def history(self, run_id: int) -> list[dict]:
         """The run's progress events (core.train.Progress fields), in order."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(events.c.data).where(events.c.run_id == run_id).order_by(events.c.id))
             return [_floats(d) for (d,) in rows]
 
+    @guarded(None)
     def weights(self, run_id: int) -> tuple[int, bytes] | None:
         """(step, checkpoint bytes) of the run's last weights: the final ones, else its last evaluation's."""
         query = select(weights.c.step, weights.c.blob).where(weights.c.run_id == run_id)
@@ -422,24 +453,30 @@ class Store:
             row = conn.execute(query.order_by(weights.c.final.desc(), weights.c.step.desc())).first()
         return (row[0], row[1]) if row else None
 
+    @guarded(None)
     def weights_step(self, run_id: int) -> int | None:
         query = select(weights.c.step).where(weights.c.run_id == run_id)
         with self.engine.connect() as conn:
             return conn.execute(query.order_by(weights.c.final.desc(), weights.c.step.desc())).scalar()
 
+    @guarded(set)
     def stop_requested(self, run_ids) -> set[int]:
+        """Of these runs, those a page asked to stop through the store, and those deleted meanwhile."""
         ids = list(run_ids)
         if not ids:
             return set()
-        query = select(runs.c.id).where(runs.c.id.in_(ids), runs.c.stop_requested.is_(True))
+        query = select(runs.c.id, runs.c.stop_requested).where(runs.c.id.in_(ids))
         with self.engine.connect() as conn:
-            return set(conn.execute(query).scalars())
+            found = dict(conn.execute(query).all())
+        return {i for i in ids if found.get(i, True)}
 
+    @guarded(None)
     def request_stop(self, run_id: int) -> None:
         """Ask whichever server trains the run to stop it (it looks every few seconds)."""
         with self._lock, self.engine.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id).values(stop_requested=True))
 
+    @guarded(0)
     def size_bytes(self) -> int:
         """The store's size on disk (SQLite: the file and its write-ahead log), else its data's."""
         if self.path is not None and self.durable:
@@ -451,12 +488,14 @@ class Store:
 
     # --- deleting -----------------------------------------------------------------------
 
+    @guarded(0)
     def delete(self, owner: str, run_ids) -> int:
         """Delete these runs of `owner` (others' ids are ignored), with their curves and weights; how many."""
         ids = list(run_ids)
         with self._lock, self.engine.begin() as conn:
             mine = list(conn.execute(select(runs.c.id).where(runs.c.owner == owner, runs.c.id.in_(ids))).scalars())
             self._delete_ids(conn, mine)
+        self.record(0, "purge", mine)  # and again once the writes queued before the delete are in
         return len(mine)
 
     @staticmethod
@@ -466,6 +505,7 @@ class Store:
             conn.execute(delete(weights).where(weights.c.run_id.in_(ids)))
             conn.execute(delete(runs).where(runs.c.id.in_(ids)))
 
+    @guarded(0)
     def prune(self, owner: str, keep: int | None = None) -> int:
         """Keep the owner's newest `keep` finished runs (unfinished ones are never pruned); how many went."""
         keep = keep or max_runs()
@@ -475,6 +515,7 @@ class Store:
             self._delete_ids(conn, done[keep:])
         return len(done[keep:])
 
+    @guarded(0)
     def prune_owners(self, days: float = OWNER_DAYS, now: float | None = None) -> int:
         """Forget owners unseen for `days`, with all their runs; how many owners."""
         cutoff = (now or time.time()) - days * 86400

@@ -228,8 +228,9 @@ def test_runs_stop_only_when_no_page_of_their_browser_is_open_for_the_grace_peri
     book.clock = lambda: now[0]
     book._thread = object()  # no background thread: the test looks itself
     mine, done, theirs = FakeJob(ALICE), FakeJob(ALICE, "done"), FakeJob(BOB)
-    book.live = {1: mine, 2: done, 3: theirs}
-    mine.id, done.id, theirs.id = 1, 2, 3
+    for job in (mine, done, theirs):  # runs of the store, as live jobs are
+        job.id = book.store.new_run(job.owner, "run", "train", SHORT)
+        book.live[job.id] = job
     book.visit(ALICE, "tab 1")
     book.visit(ALICE, "tab 2")
     book.visit(BOB, "other")
@@ -277,3 +278,38 @@ def test_a_restart_right_after_a_kill_shows_the_run_interrupted_at_once(tmp_path
         conn.execute(update(servers).where(servers.c.id == "killed").values(pid=int(gone.stdout)))
     (run,) = Store(url(tmp_path)).runs(ALICE)
     assert run.state == "interrupted" and run.last_step == 7
+
+
+def test_a_run_deleted_while_it_trains_stops_and_leaves_nothing_behind(tmp_path, scheduler):
+    book = RunBook(scheduler, Store(url(tmp_path)))
+    job = book.submit(ALICE, LONG, label="deleted mid-run")
+    wait_until(lambda: len(job.history) > 3, what="the run to train")
+    assert book.delete(ALICE, [job.id]) == 1
+    assert job.wait(30) and job.outcome.status == "cancelled"
+    assert book.store.flush()
+    time.sleep(2 * store_module.FLUSH_SECONDS)
+    assert book.store.flush()
+    assert book.runs(ALICE) == [] and book.store.history(job.id) == [] and book.store.weights(job.id) is None
+
+
+def test_a_run_deleted_from_another_servers_page_stops_where_it_trains(tmp_path, scheduler):
+    first = RunBook(scheduler, Store(url(tmp_path), server_id="first"))
+    job = first.submit(ALICE, LONG, label="long")
+    wait_until(lambda: job.history, what="the run to train")
+    assert first.store.flush()
+    second = RunBook(Scheduler(1), Store(url(tmp_path), server_id="second"))
+    assert second.delete(ALICE, [job.id]) == 1
+    first.check()
+    assert job.wait(30) and job.outcome.status == "cancelled"
+    assert first.store.flush() and first.runs(ALICE) == [] and first.store.history(job.id) == []
+
+
+def test_a_store_that_breaks_after_it_opened_says_so_and_raises_nothing(tmp_path):
+    store = Store(url(tmp_path))
+    store.new_run(ALICE, "kept", "train", SHORT)
+    con = sqlite3.connect(tmp_path / "runs.db")
+    con.execute("DROP TABLE runs")  # another program damages it under the running server
+    con.commit()
+    con.close()
+    assert store.runs(ALICE) == [] and store.run(1) is None and store.delete(ALICE, [1]) == 0
+    assert store.problem and store.problem.startswith("The run store") and "no such table" in store.problem
