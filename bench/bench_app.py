@@ -284,6 +284,7 @@ def classroom(
     epochs: int,
     batch: int,
     timeout_s: float,
+    probe_every: float = 20,
 ) -> dict:
     per_context = -(-sessions // contexts)
     ctxs = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(contexts)]
@@ -309,7 +310,7 @@ def classroom(
     log(f"class: {sessions} clicks on Train within {clicks_done:.1f} s")
 
     probes = []
-    next_probe = time.perf_counter() + 10
+    next_probe = time.perf_counter() + (10 if probe_every else float("inf"))
     pending = list(pages)
     while pending and time.perf_counter() - t0 < timeout_s:
         time.sleep(1.0)  # a sweep a second: the pages themselves redraw every half second
@@ -337,7 +338,7 @@ def classroom(
             done = sessions - len(pending)
             recent = [round(x, 2) for x in health.samples[-3:]]
             log(f"class: {done}/{sessions} done; new session {probes[-1]}; health {recent}, failed {health.failures}")
-            next_probe = time.perf_counter() + 20
+            next_probe = time.perf_counter() + probe_every
     all_done = time.perf_counter() - t0
     time.sleep(1.0)  # the store's last batch
     store1 = store_figures(store)
@@ -425,6 +426,8 @@ def classroom(
 
 def store_figures(path: Path) -> dict:
     """The server's run store as a reader sees it: progress events, runs, bytes on disk (file + write-ahead log)."""
+    if not path.exists():  # a dashboard without a run store (an older version, for comparison)
+        return {"events": 0, "runs": 0, "bytes": 0}
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
         events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
@@ -501,6 +504,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3, help="Train-to-first-point measurements")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument(
+        "--probe-every",
+        type=float,
+        default=20,
+        help="seconds between new sessions during the class (0: none; a probe holds up the page sweep while it loads)",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds the class may take, then Stop")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
@@ -524,7 +533,16 @@ def main() -> None:
             single["clicks_max_s"] = max(single["clicks_while_training_s"].values())
             contexts = args.contexts or args.sessions
             klass = classroom(
-                browser, url, proc.pid, store, args.sessions, contexts, args.epochs, args.batch, args.timeout
+                browser,
+                url,
+                proc.pid,
+                store,
+                args.sessions,
+                contexts,
+                args.epochs,
+                args.batch,
+                args.timeout,
+                args.probe_every,
             )
             browser.close()
     finally:

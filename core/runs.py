@@ -91,10 +91,7 @@ class RunBook:
         job = self.live.get(run.id)
         if job is not None:
             return job
-        try:
-            row = self.store.run(run.id)
-        except SQLAlchemyError:
-            return run
+        row = self.store.run(run.id)  # None when it was deleted, or the store failed (it says so)
         return StoredRun(row, self) if row else run
 
     def delete(self, owner: str, run_ids) -> int:

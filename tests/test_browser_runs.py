@@ -7,8 +7,12 @@ same file). A browser context is one browser: its cookie holds the owner id.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -60,11 +64,36 @@ def train_to_the_end(page, url: str) -> None:
     expect(page.get_by_text(re.compile(r"Trained 1 epoch"))).to_be_visible(timeout=90_000)
 
 
+def start_a_long_run(page, url: str) -> None:
+    """An MLP for 50 epochs of batch 16 on the MLP page: minutes of training, longer than any test here."""
+    page.goto(f"{url}/mlp?epochs=50&batch=16")
+    train = page.get_by_role("button", name="Train", exact=True)
+    expect(train).to_be_enabled(timeout=60_000)
+    train.click()
+
+
 def no_traceback(page) -> None:
     assert page.get_by_test_id("stException").count() == 0
 
 
-def test_a_finished_run_is_there_after_a_reload_in_a_new_tab_and_after_a_restart(browser, store):
+def downloads_of_compare_runs(page, url: str, folder) -> None:
+    """Compare runs' two downloads, as a browser saves them: the CSV's one row, the zip's TensorBoard files."""
+    page.goto(f"{url}/compare")
+    assert compared(page) == ["Softmax regression #1"]
+    buttons = page.get_by_test_id("stDownloadButton")  # the page's own, not the table toolbar's CSV button
+    files = {}
+    for name in ("Download as CSV", "Download curves for TensorBoard"):
+        with page.expect_download(timeout=30_000) as download:
+            buttons.get_by_role("button", name=name).click()
+        files[name] = Path(download.value.path())
+    rows = list(csv.DictReader(io.StringIO(files["Download as CSV"].read_text())))
+    assert [(r["run"], r["model"], r["status"]) for r in rows] == [("Softmax regression #1", "softmax", "completed")]
+    with zipfile.ZipFile(files["Download curves for TensorBoard"]) as archive:
+        names = archive.namelist()
+    assert names and all(n.startswith("runs/Softmax_regression_1/events.out.tfevents.") for n in names), names
+
+
+def test_a_finished_run_is_there_after_a_reload_in_a_new_tab_and_after_a_restart(browser, store, tmp_path):
     proc, url = server(store, "runs-restart-1.log")
     context, page = new_page(browser)
     try:
@@ -89,6 +118,7 @@ def test_a_finished_run_is_there_after_a_reload_in_a_new_tab_and_after_a_restart
         expect(page.get_by_role("tab", name="Mistakes")).to_be_visible()  # its model, rebuilt from the store
         no_traceback(page)
         page.screenshot(path=ARTIFACTS / "runs-after-restart.png")
+        downloads_of_compare_runs(page, url, tmp_path)
     finally:
         context.close()
         stop_server(proc)
@@ -98,10 +128,7 @@ def test_a_reload_mid_run_reattaches_the_curve_keeps_growing_and_stop_stops_it(b
     proc, url = server(store, "runs-reload.log")
     context, page = new_page(browser)
     try:
-        page.goto(f"{url}/mlp?epochs=50&batch=16")  # minutes of training: longer than the test
-        train = page.get_by_role("button", name="Train", exact=True)
-        expect(train).to_be_enabled(timeout=60_000)
-        train.click()
+        start_a_long_run(page, url)
         before = wait_for_points(page, 2, timeout_s=90)
         page.reload()
         after = wait_for_points(page, before, timeout_s=30)  # the same run, further on
@@ -124,10 +151,7 @@ def test_a_run_killed_with_its_server_shows_as_interrupted_with_its_points(brows
     proc, url = server(store, "runs-kill-1.log")
     context, page = new_page(browser)
     try:
-        page.goto(f"{url}/mlp?epochs=50&batch=16")
-        train = page.get_by_role("button", name="Train", exact=True)
-        expect(train).to_be_enabled(timeout=60_000)
-        train.click()
+        start_a_long_run(page, url)
         page.wait_for_function(f"() => ({VAL_POINTS})() >= 2", timeout=90_000)  # two evaluations
         time.sleep(1.5)  # the store writes every half second
         seen = page.evaluate(CURVE_POINTS)

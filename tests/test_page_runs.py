@@ -114,3 +114,18 @@ def test_a_broken_store_is_named_on_home_and_the_training_pages_and_training_sti
         assert broken.read_bytes().startswith(b"not a database"), "the file is left as it was"
     finally:
         _server.book.clear()  # the next test's book opens the tests' store again
+
+
+def test_a_learning_rate_sweep_is_there_after_a_reload_and_a_new_one_replaces_it():
+    from test_page_tools import find_and_use_lr
+
+    at = open_page(session(), "linear")
+    owner = at.session_state["owner"]
+    find_and_use_lr(at)
+    (sweep,) = runs_of(owner, "find_lr")
+    reloaded = open_page(as_browser(owner), "linear")
+    assert any("Lowest loss at lr" in m.value for m in reloaded.markdown), "the sweep, drawn again"
+    assert reloaded.button(key="use-lr").label.startswith("Use lr = ")
+    reloaded.button(key="lr-finder").click().run()
+    assert [s.id for s in runs_of(owner, "find_lr")] != [sweep.id], "one sweep a browser: the new one"
+    assert len(runs_of(owner, "find_lr")) == 1

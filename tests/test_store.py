@@ -13,6 +13,7 @@ import time
 import pytest
 import torch
 from sqlalchemy import event, text, update
+from test_jobs import wait_until
 
 from core import store as store_module
 from core.jobs import Scheduler
@@ -23,14 +24,6 @@ from core.train import Finished, Progress, RunConfig, Started
 SHORT = RunConfig(model="softmax", epochs=2, batch_size=256)
 LONG = RunConfig(model="linear", dataset="synthetic", lr=0.01, batch_size=1, epochs=1000)  # minutes, unless stopped
 ALICE, BOB = "a" * 32, "b" * 32
-
-
-def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -250,13 +243,18 @@ def test_runs_stop_only_when_no_page_of_their_browser_is_open_for_the_grace_peri
     assert mine.stopped and not done.stopped and not theirs.stopped
 
 
-def test_a_stop_asked_through_the_store_stops_the_run_on_the_server_that_trains_it(tmp_path, scheduler):
-    """Two dashboard servers share one store: a page on the second stops a run training on the first."""
+def two_servers_one_training(tmp_path, scheduler) -> tuple[RunBook, RunBook, object]:
+    """Two dashboard servers on one store; the first trains a long run of ALICE's: (first, second, its job)."""
     first = RunBook(scheduler, Store(url(tmp_path), server_id="first"))
     job = first.submit(ALICE, LONG, label="long")
     wait_until(lambda: job.history, what="the run to train")
     assert first.store.flush()
-    second = RunBook(Scheduler(1), Store(url(tmp_path), server_id="second"))
+    return first, RunBook(Scheduler(1), Store(url(tmp_path), server_id="second")), job
+
+
+def test_a_stop_asked_through_the_store_stops_the_run_on_the_server_that_trains_it(tmp_path, scheduler):
+    """Two dashboard servers share one store: a page on the second stops a run training on the first."""
+    first, second, job = two_servers_one_training(tmp_path, scheduler)
     (seen,) = second.runs(ALICE)
     assert seen.state == "running" and not seen.interrupted, "training on a live server"
     seen.stop()
@@ -293,11 +291,7 @@ def test_a_run_deleted_while_it_trains_stops_and_leaves_nothing_behind(tmp_path,
 
 
 def test_a_run_deleted_from_another_servers_page_stops_where_it_trains(tmp_path, scheduler):
-    first = RunBook(scheduler, Store(url(tmp_path), server_id="first"))
-    job = first.submit(ALICE, LONG, label="long")
-    wait_until(lambda: job.history, what="the run to train")
-    assert first.store.flush()
-    second = RunBook(Scheduler(1), Store(url(tmp_path), server_id="second"))
+    first, second, job = two_servers_one_training(tmp_path, scheduler)
     assert second.delete(ALICE, [job.id]) == 1
     first.check()
     assert job.wait(30) and job.outcome.status == "cancelled"
