@@ -17,6 +17,7 @@ full disk, a newer schema) leaves the file alone and falls back to an in-memory 
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import queue
@@ -58,6 +59,7 @@ STALE_SECONDS = 20.0  # a server silent this long is gone: its unfinished runs w
 MAX_RUNS = 100  # per owner, oldest first out (DASHBOARD_MAX_RUNS)
 OWNER_DAYS = 30  # an owner unseen this long is forgotten with its runs
 UNFINISHED = ("queued", "running")
+log = logging.getLogger(__name__)
 LOCK_TIMEOUT = 5.0  # seconds SQLite waits for another writer before calling the file locked
 
 meta = MetaData()
@@ -332,22 +334,39 @@ class Store:
             if time.monotonic() - last_beat > BEAT_SECONDS:
                 batch.append((None, "beat", None))
                 last_beat = time.monotonic()
+            kept = []
             try:
                 ended = self._apply(batch)
-                self._pending = []
-                if self.durable:  # it works (again)
-                    self.problem = None
-                for run_id in ended:
-                    for tell in self.ended:
-                        tell(run_id)
-            except Exception as err:  # noqa: BLE001 - kept to retry; the runs in memory go on
+            except SQLAlchemyError as err:  # the database's trouble: kept to retry; the runs in memory go on
                 self.problem = explain(err, f"({self.where}) could not be written: it") + (
                     " New progress is kept in memory and written once the store works again."
                 )
                 self._pending = batch[-100_000:]  # the newest, should the outage last
                 time.sleep(1.0)
+                continue
+            except Exception:  # noqa: BLE001 - a write that can never succeed (a bug): the others go in without it
+                ended, kept = self._apply_one_by_one(batch)
+            self._pending = kept
+            if self.durable and not kept:  # it works (again)
+                self.problem = None
+            for run_id in ended:
+                for tell in self.ended:
+                    tell(run_id)
             if self._queue.empty():
                 self._idle.set()
+
+    def _apply_one_by_one(self, batch: list) -> tuple[list[int], list]:
+        """Each write on its own, dropping (and logging) those that fail for a reason other than the database;
+        (the ids of runs whose end was written, the writes the database refused, to retry)."""
+        ended, kept = [], []
+        for item in batch:
+            try:
+                ended += self._apply([item])
+            except SQLAlchemyError:
+                kept.append(item)
+            except Exception:  # noqa: BLE001
+                log.exception("the run store dropped a write it cannot make: %r", item[:2])
+        return ended, kept
 
     def _apply(self, batch: list) -> list[int]:
         """One transaction for a batch; the ids of runs whose end it wrote."""
@@ -370,8 +389,9 @@ class Store:
                     if not final:  # the latest evaluation's weights replace the one before
                         conn.execute(delete(weights).where(weights.c.run_id == run_id, weights.c.final.is_(False)))
                     conn.execute(insert(weights).values(run_id=run_id, step=step, final=final, blob=make_bytes()))
-                elif kind == "sweep":
-                    conn.execute(update(runs).where(runs.c.id == run_id).values(sweep=_jsonable(payload)))
+                elif kind == "sweep":  # None: stopped before it swept
+                    sweep = _jsonable(payload) if payload is not None else None
+                    conn.execute(update(runs).where(runs.c.id == run_id).values(sweep=sweep))
                 elif kind == "end":
                     outcome, error = payload
                     values = dict(state="done", outcome=_jsonable(outcome) if outcome else None, error=error)

@@ -307,3 +307,14 @@ def test_a_store_that_breaks_after_it_opened_says_so_and_raises_nothing(tmp_path
     con.close()
     assert store.runs(ALICE) == [] and store.run(1) is None and store.delete(ALICE, [1]) == 0
     assert store.problem and store.problem.startswith("The run store") and "no such table" in store.problem
+
+
+def test_a_write_that_can_never_succeed_is_dropped_and_the_others_go_in(tmp_path):
+    store = Store(url(tmp_path))
+    run_id = store.new_run(ALICE, "sweep", "find_lr", SHORT)
+    store.record(run_id, "sweep", None)  # a sweep stopped before it swept: nothing to keep
+    store.record(run_id, "event", "not a progress event")  # a bug's write: it can never be made
+    store.record(run_id, "end", (Finished("cancelled", "Stopped.", 0, 0.0), None))
+    assert store.flush() and store.problem is None
+    (row,) = store.runs(ALICE, "find_lr")
+    assert row.state == "done" and row.sweep is None and row.outcome["status"] == "cancelled"
