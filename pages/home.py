@@ -33,12 +33,14 @@ st.write(f"Training runs on: **{device_caption()}**")
 st.subheader("Your runs")
 store_notice()
 store, mine = book().store, book().runs(owner(), None)
-kept = "kept in this server's memory only" if not store.durable else f"kept in the run store ({store.where})"
+if store.durable:
+    kept = f"kept in the run store ({store.where}): they are there after a reload, in a new tab and after a restart"
+else:
+    kept = "kept in this server's memory only: they are there after a reload and in a new tab, not after a restart"
 st.write(
-    f"This browser has **{len(mine)} run(s)**, {kept}: they are there after a reload, in a new tab and after a "
-    f"restart. The store holds **{store.size_bytes() / 1e6:,.1f} MB** for everyone; it keeps each browser's "
-    f"newest {max_runs()} runs and forgets a browser unseen for {OWNER_DAYS} days. *Compare runs* deletes "
-    "and downloads yours."
+    f"This browser has **{len(mine)} run(s)**, {kept}. The store holds **{store.size_bytes() / 1e6:,.1f} MB** for "
+    f"everyone; it keeps each browser's newest {max_runs()} runs and forgets a browser unseen for {OWNER_DAYS} "
+    "days. *Compare runs* deletes and downloads yours."
 )
 st.subheader("Datasets")
 for s in datasets.all_status():

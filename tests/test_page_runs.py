@@ -106,7 +106,9 @@ def test_a_broken_store_is_named_on_home_and_the_training_pages_and_training_sti
         at = session()
         notes = [w.value for w in at.warning]
         assert any("is damaged" in n and "will not last" in n for n in notes), notes
-        assert any("kept in this server's memory only" in m.value for m in at.markdown)
+        assert any(
+            "kept in this server's memory only" in m.value and "not after a restart" in m.value for m in at.markdown
+        )
         open_page(at, "linear", epochs=1)
         assert any("is damaged" in w.value for w in at.warning)
         job = train(at)
