@@ -256,6 +256,14 @@ class Job:
         return self.run.model if self.run else None
 
     @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.run.data.feature_names if self.run else ()
+
+    def run_on(self, data) -> Run | None:
+        """`run` (its data is already there): as core.runs.StoredRun.run_on, which finds a stored run's table."""
+        return self.run
+
+    @property
     def classes(self) -> tuple[str, ...]:
         return self.run.data.classes if self.run else ()
 

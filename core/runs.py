@@ -121,7 +121,9 @@ class RunBook:
         elif kind == "sweep":
             store.record(job.id, "sweep", payload)
         elif isinstance(payload, Started):
-            store.record(job.id, "started", (payload, job.run.data.classes if job.run else ()))
+            data = job.run.data if job.run else None
+            features = {"names": list(data.feature_names), "target": data.target_name} if data else None
+            store.record(job.id, "started", (payload, data.classes if data else (), features))
         elif isinstance(payload, Progress):
             store.record(job.id, "event", payload)
             if payload.val_loss is not None:
@@ -284,6 +286,17 @@ class StoredRun:
         if self.config.train_examples:
             data = data.head(self.config.train_examples, len(data.X_val))
         return Run(self.config, torch.device("cpu"), data, model, self.history, self.outcome)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple((self.row.features or {}).get("names", ()))
+
+    def run_on(self, data) -> Run | None:
+        """The run with `data` for its own (a user's table, which only their page holds), if the data has the
+        features it trained on; None otherwise, or without weights."""
+        if self.model is None or tuple(data.feature_names) != self.feature_names:
+            return None
+        return Run(self.config, torch.device("cpu"), data, self.model, self.history, self.outcome)
 
     def stop(self) -> None:
         if self.state != "done":  # training on another server: it looks for the request every few seconds

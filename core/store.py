@@ -85,6 +85,7 @@ runs = Table(
     Column("state", String(16), nullable=False),  # queued | running | done | interrupted
     Column("server", String(32), nullable=False),
     Column("classes", JSON),  # the dataset's class names, once training started
+    Column("features", JSON),  # a table's {"names": feature names, "target": target name}, once training started
     Column("started", JSON),  # core.train.Started
     Column("outcome", JSON),  # core.train.Finished
     Column("error", String(2000)),
@@ -191,6 +192,7 @@ class StoredRow:
     state: str
     server: str
     classes: tuple[str, ...] | None
+    features: dict | None
     started: dict | None
     outcome: dict | None
     error: str | None
@@ -303,7 +305,8 @@ class Store:
             raise StoreError(self.problem) from None
 
     def record(self, run_id: int, kind: str, payload=None) -> None:
-        """Queue a write; returns at once. `kind`, `payload`: "event", a Progress; "started", (Started, classes);
+        """Queue a write; returns at once. `kind`, `payload`: "event", a Progress; "started", (Started, classes,
+        a table's {"names", "target"});
         "weights", (step, final, a callable making the checkpoint's bytes); "sweep", a Sweep; "end", (Finished or
         None, error or None); "seen", an owner id; "purge", run ids deleted (run_id unused for both)."""
         self._idle.clear()
@@ -381,8 +384,8 @@ class Store:
                     continue
                 self._events(conn, rows, steps)  # the events queued before this write go in first (a purge finds them)
                 if kind == "started":
-                    started, classes = payload
-                    values = dict(state="running", started=_jsonable(started), classes=list(classes))
+                    started, classes, features = payload
+                    values = dict(state="running", started=_jsonable(started), classes=list(classes), features=features)
                     conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
                 elif kind == "weights":
                     step, final, make_bytes = payload

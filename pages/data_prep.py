@@ -43,22 +43,22 @@ def show_step(col, number: int, step: tables.Step) -> None:
 
 def draw_weights(job) -> None:
     """After training: the weight of each standardised feature, and the loss against guessing the mean."""
-    if job.state != "done" or job.run is None or not job.history:
+    run = job.run_on(data)  # a stored run (after a reload) takes this page's table, if it has the same columns
+    if job.state != "done" or run is None or not job.history:
         return
-    data = job.run.data
-    weights = tables.learned_weights(job.run.model, data.feature_names)
-    st.subheader(f"What the model learned about {data.target_name}")
+    weights, target = tables.learned_weights(run.model, run.data.feature_names), run.data.target_name
+    st.subheader(f"What the model learned about {target}")
     fig = go.Figure(go.Bar(x=weights["weight"], y=weights["feature"], orientation="h"))
     fig.update_layout(height=80 + 28 * len(weights), margin=dict(t=10, b=10), yaxis_autorange="reversed")
     left, right = st.columns([3, 2])
     left.plotly_chart(fig, key=f"weights-{job.id}")
     right.dataframe(weights, hide_index=True)
-    b = float(job.run.model.b.detach().reshape(-1)[0])
-    last = job.run.last_eval
+    b = float(run.model.b.detach().reshape(-1)[0])
+    last = run.last_eval
     if last is not None:
         right.caption(f"Validation loss (MSE) {last.val_loss:.4g}; always guessing the training mean would give "
-                      f"{tables.mean_guess_loss(data):.4g}.")  # fmt: skip
-    st.caption(f"The features are standardised, so each weight is the change in {data.target_name} when its feature "
+                      f"{tables.mean_guess_loss(run.data):.4g}.")  # fmt: skip
+    st.caption(f"The features are standardised, so each weight is the change in {target} when its feature "
                f"rises by one standard deviation, and the weights compare directly. The bias b = {b:.4g} is the "
                "prediction for an average row (every feature at its mean).")  # fmt: skip
 
@@ -142,6 +142,6 @@ job = train_controls(config, ("linear",), f"Linear regression on {name}", data=d
 if job is None:
     st.info("Choose the settings in the sidebar and press **Train**. The loss curve grows while it trains.")
     st.stop()
-if job.run is not None and job.run.data.feature_names != data.feature_names:
+if job.feature_names and job.feature_names != data.feature_names:
     st.caption(f"Showing your last run, **{job.label}**, trained on another table.")
 live_view(job, draw_extra=draw_weights)

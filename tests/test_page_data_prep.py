@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from owners import own, submit_for
+from owners import own, runs_of, submit_for
 from streamlit.testing.v1 import AppTest
 
 from core import tables
+from core.jobs import Job
 from core.train import RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,22 @@ def test_houses_train_to_the_end_and_show_the_weights():
     weights = at.dataframe[-1].value
     assert list(weights["feature"][:2]) == ["Area", "NumRooms"]  # the price follows area and rooms most
     assert (weights["weight"][:2] > 0).all()
+
+    # a reload: the run comes back from the run store, and its weights with this page's table
+    owner = at.session_state["owner"]
+    deadline = time.monotonic() + 10
+    while isinstance(runs_of(owner)[-1], Job) and time.monotonic() < deadline:  # until its end is stored
+        time.sleep(0.1)
+    assert not isinstance(runs_of(owner)[-1], Job), "read from the store, not the trainer's job"
+    reloaded = AppTest.from_file(PAGE, default_timeout=60)
+    own(reloaded, owner)
+    reloaded.query_params["table"] = "houses"
+    reloaded.run()
+    assert not reloaded.exception, reloaded.exception
+    assert reloaded.success and reloaded.success[0].value.startswith("Trained 50 epochs")
+    again = reloaded.dataframe[-1].value
+    assert list(again["feature"]) == list(weights["feature"]) and list(again["weight"]) == list(weights["weight"])
+    assert not any("trained on another table" in c.value for c in reloaded.caption)
 
 
 def test_a_link_to_an_unknown_table_falls_back():
