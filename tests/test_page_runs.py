@@ -73,7 +73,7 @@ def stored_interrupted_catdog_run(owner: str) -> int:
     store = book().store
     config = RunConfig(model="resnet", dataset="cifar10_catdog", resnet_width=4, resnet_stages=1)
     run_id = store.new_run(owner, "ResNet #1", "train", config)
-    store.record(run_id, "started", (Started("cpu", "CPU", 1000, 100, 1000), ("cat", "dog", "neither")))
+    store.record(run_id, "started", (Started("cpu", "CPU", 1000, 100, 1000), ("cat", "dog", "neither"), None))
     store.record(run_id, "event", Progress(100, 1000, 1.0, 0.9, 0.8, 0.61, 900.0, 10.0))
     weights = build_model(config, (3, 32, 32), 3).state_dict()
     make = lambda: checkpoint.pack(config, (3, 32, 32), ("cat", "dog", "neither"), weights)  # noqa: E731

@@ -83,7 +83,7 @@ def test_a_run_of_a_server_that_died_reads_interrupted_with_its_curve_and_last_w
     """SIGKILL mid-run, as the store sees it: events and an evaluation's weights, then the heartbeats stop."""
     dead = Store(url(tmp_path), server_id="dead")
     run_id = dead.new_run(ALICE, "MLP #1", "train", SHORT)
-    dead.record(run_id, "started", (Started("cpu", "CPU", 7850, 8, 16), ("a", "b")))
+    dead.record(run_id, "started", (Started("cpu", "CPU", 7850, 8, 16), ("a", "b"), None))
     for step in (1, 2, 3):
         val = (0.9, 0.6) if step == 2 else (None, None)
         dead.record(run_id, "event", Progress(step, 16, step / 8, 1.0 / step, *val, 1000.0, 0.1 * step))
@@ -95,7 +95,7 @@ def test_a_run_of_a_server_that_died_reads_interrupted_with_its_curve_and_last_w
     book = RunBook(Scheduler(1), Store(url(tmp_path)))
     (run,) = book.runs(ALICE)
     assert run.state == "done" and run.interrupted
-    assert run.outcome.status == "interrupted"
+    assert run.outcome.status == "interrupted" and run.classes == ("a", "b")
     assert run.outcome.message.startswith("Interrupted at step 3 of 16")
     assert "the weights of its last evaluation (step 2)" in run.outcome.message
     assert [p.step for p in run.history] == [1, 2, 3] and run.last_eval.val_acc == 0.6
