@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -37,10 +38,18 @@ EVERY = 2.0  # how often the book looks at sessions and at stop requests
 log = logging.getLogger(__name__)
 
 
+def grace_seconds() -> float:
+    """GRACE, or DASHBOARD_GRACE_S (seconds, at least 1): how long a browser may have no page open."""
+    try:
+        return max(1.0, float(os.environ.get("DASHBOARD_GRACE_S", GRACE)))
+    except ValueError:
+        return GRACE
+
+
 class RunBook:
     def __init__(self, scheduler: Scheduler, store: Store, is_active: Callable[[str], bool] = lambda s: True):
         self.scheduler, self.store, self.is_active = scheduler, store, is_active
-        self.grace, self.clock = GRACE, time.monotonic
+        self.grace, self.clock = grace_seconds(), time.monotonic
         self.live: dict[int, Job] = {}  # run id -> the job this server trains, until its end is in the store
         self._weights: dict[int, dict] = {}  # run id -> the latest weights its worker sent
         self._sessions: dict[str, set[str]] = {}  # owner -> their pages' session ids

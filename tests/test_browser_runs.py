@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from core.runs import EVERY
 from live_app import ARTIFACTS, CURVE_POINTS, kill_server, start_server, stop_server, wait_for_points
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fashion_available")]
@@ -189,4 +190,32 @@ def test_two_browsers_never_see_each_others_runs(browser, store):
     finally:
         first.close()
         second.close()
+        stop_server(proc)
+
+
+def test_a_browsers_runs_stop_once_its_last_page_has_been_closed_for_the_grace_not_before(browser, store):
+    """One of two tabs closes: the run trains on. The last one closes: after the grace (4 s here, 90 s by default)
+    the run stops, so a forgotten run does not hold a trainer."""
+    grace = 4
+    proc, url = server(store | {"DASHBOARD_GRACE_S": str(grace)}, "runs-grace.log")
+    context, page = new_page(browser)
+    try:
+        start_a_long_run(page, url)
+        wait_for_points(page, 0, timeout_s=90)
+        other = context.new_page()  # a second tab of the same browser
+        other.goto(f"{url}/compare")
+        compared(other)
+        page.close()
+        time.sleep(grace + 2 * EVERY + 2)  # well past the grace, and the book's next looks
+        other.goto(f"{url}/mlp")
+        before = wait_for_points(other, 0, timeout_s=30)
+        wait_for_points(other, before, timeout_s=30)  # still training
+        other.close()  # the last page of the browser
+        time.sleep(grace + 2 * EVERY + 2)
+        back = context.new_page()
+        back.goto(f"{url}/mlp")
+        expect(back.get_by_text("Stopped at step")).to_be_visible(timeout=30_000)
+        no_traceback(back)
+    finally:
+        context.close()
         stop_server(proc)
