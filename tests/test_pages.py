@@ -30,7 +30,7 @@ needs_fashion_mnist = pytest.mark.usefixtures("fashion_available")  # skipped wi
 
 
 def session() -> AppTest:
-    """A new browser session, on the home page (its first run registers the navigation's pages)."""
+    """A new browser (no cookie: a new owner) on the home page (its first run registers the navigation's pages)."""
     at = AppTest.from_file(str(APP), default_timeout=SCRIPT_TIMEOUT)
     at.run()
     assert not at.exception, at.exception
@@ -345,7 +345,7 @@ def test_a_link_with_a_whole_number_learning_rate_sets_it(raw):
 
 
 @needs_fashion_mnist
-def test_compare_lists_this_sessions_runs_with_a_download(two_runs):
+def test_compare_lists_this_browsers_runs_with_its_downloads(two_runs):
     at = open_page(two_runs, "compare")
     assert len(at.dataframe) == 1
     table = at.dataframe[0].value
@@ -364,7 +364,7 @@ def test_compare_lists_this_sessions_runs_with_a_download(two_runs):
 
 
 @needs_fashion_mnist
-def test_a_sessions_runs_are_not_seen_by_another_session(two_runs):
+def test_a_browsers_runs_are_not_seen_by_another_browser(two_runs):
     assert len(runs(two_runs)) == 2
     other = session()
     assert runs(other) == []
