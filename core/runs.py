@@ -25,7 +25,6 @@ from collections.abc import Callable
 from functools import cached_property
 
 import torch
-from sqlalchemy.exc import SQLAlchemyError
 
 from core import checkpoint, datasets
 from core.jobs import Job, Scheduler
@@ -69,7 +68,7 @@ class RunBook:
         try:
             run_id = self.store.new_run(owner, label, task, config, group)
             self.store.prune(owner)
-        except (StoreError, SQLAlchemyError):
+        except StoreError:  # new_run's only failure; prune never raises
             run_id = next(self._memory_ids)  # kept in memory; the pages show the store's problem
         record = dict(id=run_id, owner=owner, group=group, recorder=self)
         job = self.scheduler.submit(config, data, label, task, options, **record)

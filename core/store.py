@@ -219,7 +219,6 @@ class Store:
         self.flush_seconds = flush_seconds
         self.problem: str | None = None  # why the store is not working, for the pages; None when it is
         self.durable = True  # False once fallen back to memory: runs will not last a restart
-        self.writes = 0  # rows written, for the benchmarks
         self.ended: list = []  # callables(run_id) told when a run's end is committed
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending: list = []  # a failed batch, retried first
@@ -298,7 +297,6 @@ class Store:
         try:
             with self._lock, self.engine.begin() as conn:
                 run_id = conn.execute(insert(runs).values(**row)).inserted_primary_key[0]
-            self.writes += 1
             return run_id
         except SQLAlchemyError as err:
             self.problem = explain(err, f"({self.where})") + " This run is kept in memory only."
@@ -409,7 +407,6 @@ class Store:
                     conn.execute(update(servers).where(servers.c.id == self.server_id).values(beat=now))
                     self._interrupt_stale(conn, now)
             self._events(conn, rows, steps)
-        self.writes += len(batch)
         return ended
 
     @staticmethod
@@ -471,16 +468,19 @@ class Store:
     @guarded(None)
     def weights(self, run_id: int) -> tuple[int, bytes] | None:
         """(step, checkpoint bytes) of the run's last weights: the final ones, else its last evaluation's."""
-        query = select(weights.c.step, weights.c.blob).where(weights.c.run_id == run_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(query.order_by(weights.c.final.desc(), weights.c.step.desc())).first()
+        row = self._last_weights(run_id, weights.c.step, weights.c.blob)
         return (row[0], row[1]) if row else None
 
     @guarded(None)
     def weights_step(self, run_id: int) -> int | None:
-        query = select(weights.c.step).where(weights.c.run_id == run_id)
+        """The step of `weights`, without reading the checkpoint."""
+        row = self._last_weights(run_id, weights.c.step)
+        return row[0] if row else None
+
+    def _last_weights(self, run_id: int, *columns):
+        query = select(*columns).where(weights.c.run_id == run_id)
         with self.engine.connect() as conn:
-            return conn.execute(query.order_by(weights.c.final.desc(), weights.c.step.desc())).scalar()
+            return conn.execute(query.order_by(weights.c.final.desc(), weights.c.step.desc())).first()
 
     @guarded(set)
     def stop_requested(self, run_ids) -> set[int]:
