@@ -1,7 +1,8 @@
 """Saving and loading trained models together with the config that built them.
 
 A checkpoint is a plain dictionary of tensors, numbers and strings (format, config, input shape,
-class names, state dict), written by `torch.save`. Loading reads it with `weights_only=True`, so a
+class names, state dict, and for a head taught on photos' features the preprocessing those features
+came from: `core.transfer.PREPROCESS`), written by `torch.save`. Loading reads it with `weights_only=True`, so a
 file that carries pickled code or objects is refused instead of executed, and any file that is not
 one of our checkpoints gets a `CheckpointError` that says what is wrong. An upload is checked before
 anything is built from it: classes, input shape, the model's size (built on PyTorch's meta device, which
@@ -21,6 +22,8 @@ from typing import BinaryIO
 import torch
 from torch import nn
 
+from core import transfer
+from core.datasets import PHOTO_FEATURES
 from core.models import build_model
 
 FORMAT = "d2l-dashboard-checkpoint/1"
@@ -39,6 +42,7 @@ class Checkpoint:
     config: object  # RunConfig
     input_shape: tuple[int, ...]
     classes: tuple[str, ...]
+    preprocess: dict | None = None  # a photo head's: which backbone, resize, crop, mean and std (core.transfer)
 
 
 def save(run, file: str | Path | BinaryIO) -> None:
@@ -50,6 +54,8 @@ def save(run, file: str | Path | BinaryIO) -> None:
 def write(config, input_shape, classes, state: dict, file: str | Path | BinaryIO) -> None:
     """Write a checkpoint from its parts: a RunConfig, one example's shape, the class names, a CPU state dict."""
     payload = {"format": FORMAT, "config": config.as_dict(), "input_shape": list(input_shape)}
+    if config.dataset == PHOTO_FEATURES:  # the head alone answers nothing: say what turns a photo into its input
+        payload["preprocess"] = transfer.PREPROCESS
     torch.save(payload | {"classes": list(classes), "state_dict": state}, file)
 
 
@@ -97,7 +103,13 @@ def load(file: str | Path | BinaryIO | bytes) -> Checkpoint:
     except (ConfigError, KeyError, TypeError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"The checkpoint is damaged or from an incompatible version: {err}") from None
     model.eval()
-    return Checkpoint(model, config, input_shape, classes)
+    preprocess = payload.get("preprocess")
+    if config.dataset == PHOTO_FEATURES and preprocess != transfer.PREPROCESS:
+        raise CheckpointError(
+            f"This head was taught on features from other preprocessing ({preprocess}); this dashboard makes "
+            f"them with {transfer.PREPROCESS}."
+        )
+    return Checkpoint(model, config, input_shape, classes, preprocess)
 
 
 def _checked(payload: dict, RunConfig) -> tuple:

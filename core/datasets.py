@@ -120,12 +120,19 @@ USER_TABLE_HOW = (
     "Your own table exists only in the browser session that prepared it: open the Data preparation page, "
     "choose or upload a table, and train from there."
 )
+# a student's own photos (core.album), made on the Teach page and handed to training as `data`: the photos
+# themselves at 64x64 for a network from scratch, or their EfficientNet-Lite0 features for a head (core.transfer)
+PHOTOS, PHOTO_FEATURES = "photos", "photo_features"
+PHOTO_SETS = {PHOTOS: "Your photos (64x64)", PHOTO_FEATURES: "Your photos (EfficientNet-Lite0 features)"}
+PHOTOS_HOW = "Your photos live on the Teach your own page: add them there and train from there."
 
 
 def title(key: str) -> str:
     """A dataset's name for people ("Fashion-MNIST" for "fashion_mnist"), without looking at the disk."""
     if key in TABLE_SETS:
         return TABLE_SETS[key]
+    if key in PHOTO_SETS:
+        return PHOTO_SETS[key]
     return CATDOG.title if key == CATDOG.key else _image_set(key).title
 
 
@@ -141,6 +148,8 @@ def status(key: str) -> DatasetStatus:
     """Whether a dataset can be loaded now, and if not, how to get it. Never downloads."""
     if key == USER_TABLE:  # never loadable by name: it has no file, only a page's session holds it
         return DatasetStatus(key, title(key), False, USER_TABLE_HOW)
+    if key in PHOTO_SETS:
+        return DatasetStatus(key, title(key), False, PHOTOS_HOW)
     if key in TABLE_SETS:
         return DatasetStatus(key, title(key), True, "")
     if key == CATDOG.key:
@@ -153,12 +162,12 @@ def status(key: str) -> DatasetStatus:
         return DatasetStatus(key, title(key), False, str(err))
 
 
-DATASETS = (*IMAGE_SETS, CATDOG.key, *TABLE_SETS)
+DATASETS = (*IMAGE_SETS, CATDOG.key, *TABLE_SETS, *PHOTO_SETS)
 
 
 def all_status() -> list[DatasetStatus]:
-    """Every dataset a user can pick by name (a user's own table is not one: it lives in their session)."""
-    return [status(key) for key in DATASETS if key != USER_TABLE]
+    """Every dataset a user can pick by name (a user's own table or photos are not: only their page holds them)."""
+    return [status(key) for key in DATASETS if key != USER_TABLE and key not in PHOTO_SETS]
 
 
 def _image_set(key: str) -> ImageSet:
@@ -239,8 +248,9 @@ def load(key: str, device: str | torch.device = "cpu", **options) -> Data:
         return synthetic(**options).to(device)
     if key == "exam":
         return exam_scores(**options).to(device)
-    if key == USER_TABLE:
-        raise ValueError(f"the dataset {key!r} cannot be loaded by name. {USER_TABLE_HOW}")
+    if key == USER_TABLE or key in PHOTO_SETS:
+        how = USER_TABLE_HOW if key == USER_TABLE else PHOTOS_HOW
+        raise ValueError(f"the dataset {key!r} cannot be loaded by name. {how}")
     if options:
         raise ValueError(f"the image dataset {key!r} takes no options, got {sorted(options)}")
     device = str(torch.device(device))

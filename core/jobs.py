@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 import torch
@@ -260,8 +260,11 @@ class Job:
         return self.run.data.feature_names if self.run else ()
 
     def run_on(self, data) -> Run | None:
-        """`run` (its data is already there): as core.runs.StoredRun.run_on, which finds a stored run's table."""
-        return self.run
+        """`run` with the page's `data` for its own (a user's table or photos), if the data has the classes and
+        features it trained on; None otherwise. As core.runs.StoredRun.run_on, for a run read from the store."""
+        if self.run is None or (tuple(data.classes), tuple(data.feature_names)) != (self.classes, self.feature_names):
+            return None
+        return replace(self.run, data=data)
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -300,9 +300,10 @@ class StoredRun:
         return tuple((self.row.features or {}).get("names", ()))
 
     def run_on(self, data) -> Run | None:
-        """The run with `data` for its own (a user's table, which only their page holds), if the data has the
-        features it trained on; None otherwise, or without weights."""
-        if self.model is None or tuple(data.feature_names) != self.feature_names:
+        """The run with `data` for its own (a user's table or photos, which only their page holds), if the data has
+        the classes and features it trained on; None otherwise, or without weights."""
+        fits = (tuple(data.classes), tuple(data.feature_names)) == (self.classes, self.feature_names)
+        if self.model is None or not fits:
             return None
         return Run(self.config, torch.device("cpu"), data, self.model, self.history, self.outcome)
 

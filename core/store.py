@@ -113,7 +113,21 @@ weights = Table(
     Column("final", Boolean, nullable=False),
     Column("blob", LargeBinary, nullable=False),  # core.checkpoint's bytes
 )
-
+# a student's own photos (core.album): each owner's class names, and each photo three ways
+albums = Table("albums", meta, Column("owner", String(64), primary_key=True), Column("classes", JSON, nullable=False))
+photos = Table(
+    "photos",
+    meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(64), index=True, nullable=False),
+    Column("label", Integer, nullable=False),  # the class's position in the owner's album
+    Column("name", String(255), nullable=False),
+    Column("jpeg", LargeBinary, nullable=False),  # the 256x256 centre square (thumbnails, augmented views)
+    Column("features", LargeBinary, nullable=False),  # float32 (1280,): EfficientNet-Lite0's features
+    Column("small", LargeBinary, nullable=False),  # uint8 (3, 64, 64): for a network from scratch
+    Column("created", Float, nullable=False),
+    sqlite_autoincrement=True,
+)
 
 HOST = socket.gethostname()
 
@@ -540,11 +554,13 @@ class Store:
 
     @guarded(0)
     def prune_owners(self, days: float = OWNER_DAYS, now: float | None = None) -> int:
-        """Forget owners unseen for `days`, with all their runs; how many owners."""
+        """Forget owners unseen for `days`, with all their runs and photos; how many owners."""
         cutoff = (now or time.time()) - days * 86400
         with self._lock, self.engine.begin() as conn:
             old = list(conn.execute(select(owners.c.id).where(owners.c.last_seen < cutoff)).scalars())
             if old:
                 self._delete_ids(conn, list(conn.execute(select(runs.c.id).where(runs.c.owner.in_(old))).scalars()))
+                conn.execute(delete(photos).where(photos.c.owner.in_(old)))
+                conn.execute(delete(albums).where(albums.c.owner.in_(old)))
                 conn.execute(delete(owners).where(owners.c.id.in_(old)))
         return len(old)

@@ -146,6 +146,10 @@ class RunConfig:
             raise ConfigError(f"label smoothing is for the cross-entropy loss, not for {self.loss_name!r}")
         if self.normalize and tabular:
             raise ConfigError("input normalisation is for image datasets; a table's columns are used as they are")
+        if self.dataset == datasets.PHOTO_FEATURES and (self.model not in ("softmax", "mlp") or self.normalize):
+            raise ConfigError(
+                "feature vectors of photos train a head: softmax regression or an MLP, on the features as they are"
+            )
 
     @property
     def scratch(self) -> bool:

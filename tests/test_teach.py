@@ -1,0 +1,242 @@
+"""Teach your own: the album of photos, the frozen features, the taught head, its checkpoint and script, heatmaps.
+
+Real photos throughout (tests/teach_photos.py): chelsea and darknet's dog fill their classes with augmented
+views of themselves, the neither class is eight real photos.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+from teach_photos import CHELSEA_CAT_BOX, chelsea, teaching_set
+from torchvision import transforms as T
+
+from core import album as album_mod
+from core import checkpoint, export, heatmaps, transfer
+from core.album import Album, AlbumError
+from core.models import pretrained
+from core.store import Store
+from core.train import ConfigError, RunConfig, train
+
+HEAD = RunConfig(model="softmax", dataset="photo_features", lr=0.1, batch_size=16, epochs=30, evals_per_epoch=1)
+
+
+@pytest.fixture(scope="module")
+def clf() -> pretrained.Classifier:
+    return pretrained.load_classifier()
+
+
+@pytest.fixture(scope="module")
+def backbone(clf) -> transfer.Backbone:
+    return transfer.Backbone(clf.net)
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(f"sqlite:///{tmp_path}/runs.db")
+
+
+@pytest.fixture(scope="module")
+def taught(tmp_path_factory, backbone):
+    """An album of cat, dog and neither (8 each) and a head trained on it: (album, run)."""
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('taught')}/runs.db")
+    album = Album(store, "teacher")
+    for label, files in enumerate(teaching_set(8).values()):
+        album.add(label, files, backbone)
+    return album, train(HEAD, album.features_data())
+
+
+def test_features_are_what_the_photo_page_feeds_the_network(clf, backbone):
+    img = chelsea()
+    # the photo page's input (pretrained.classify_batch) is exactly the one the album's features come from
+    assert torch.equal(transfer.to_input(img), clf.preprocess(pretrained._central_square(img)))
+    square = transfer.shrink(img)
+    assert square.size == (256, 256)
+    one = transfer.embed(backbone, [square])
+    assert one.shape == (1, 1280) and bool((one >= 0).all())  # after ReLU6, averaged
+    with torch.inference_mode():
+        direct = backbone(transfer.to_input(img)[None])
+    torch.testing.assert_close(one, direct, atol=1e-5, rtol=1e-5)
+
+
+def test_the_album_keeps_photos_and_names_across_a_restart(store, backbone):
+    album = Album(store, "student")
+    assert album.classes == ["cat", "dog", "neither"]
+    files = teaching_set(3)
+    added, refused = album.add(0, [*files["cat"], ("notes.jpg", b"not a photo at all")], backbone)
+    assert added == 3 and len(refused) == 1 and "notes.jpg" in refused[0]  # the bad file said, the rest kept
+    album.add(2, files["neither"], backbone)
+    album.rename(0, "  my   cat ")
+    assert album.classes[0] == "my cat"
+    album.remove(album.photo_ids(2)[:1])
+
+    again = Album(Store(store.url), "student")  # a new server on the same store
+    assert again.classes == ["my cat", "dog", "neither"] and again.counts() == [3, 0, 2]
+    torch.testing.assert_close(again.features, album.features)
+    assert torch.equal(again.small, album.small) and again.small.shape == (5, 3, 64, 64)
+    assert Image.open(io.BytesIO(again.thumbnail(again.ids[0]))).size == (96, 96)
+    assert Album(store, "someone else").counts() == [0, 0, 0]  # albums are per browser
+
+
+def test_class_names_are_checked_and_classes_can_come_and_go(store, backbone):
+    album = Album(store, "student")
+    with pytest.raises(AlbumError, match="already"):
+        album.rename(1, "CAT")
+    with pytest.raises(AlbumError, match="needs a name"):
+        album.rename(1, "   ")
+    album.add_class("bird")
+    album.add_class("fish")
+    with pytest.raises(AlbumError, match="At most 5"):
+        album.add_class("horse")
+    album.add(3, teaching_set(3)["neither"], backbone)  # "fish" is class 4, "bird" class 3
+    album.remove_class(1)  # dog goes; bird's photos move up to class 2
+    assert album.classes == ["cat", "neither", "bird", "fish"] and album.counts() == [0, 0, 3, 0]
+    assert Album(store, "student").counts() == [0, 0, 3, 0]
+    for _ in range(2):
+        album.remove_class(0)
+    with pytest.raises(AlbumError, match="at least 2"):
+        album.remove_class(0)
+
+
+def test_it_asks_for_five_photos_a_class_and_holds_out_fifteen_percent(store, backbone):
+    album = Album(store, "student")
+    files = teaching_set(8)
+    album.add(0, files["cat"], backbone)
+    album.add(1, files["dog"][:4], backbone)
+    album.add(2, files["neither"], backbone)
+    assert album.problems() and "dog (4)" in album.problems()[0]
+    album.add(1, files["dog"][4:], backbone)
+    assert album.problems() == []
+    train_pos, val_pos = album.split()
+    held = [album.labels[k] for k in val_pos]
+    assert held.count(0) == held.count(1) == held.count(2) == 1  # 15% of 8, at least one each
+    data = album.features_data()
+    assert data.X_train.shape == (21, 1280) and data.X_val.shape == (3, 1280)
+    assert data.classes == ("cat", "dog", "neither")
+    assert album.images_data().X_train.shape == (21, 3, 64, 64)
+    before = set(album.held_out_ids())
+    album.add(0, teaching_set(8)["cat"][:4], backbone)  # more photos: the held-out ones stay held out
+    assert before <= set(album.held_out_ids())
+    # augmented views of the training photos only: the validation photos stay as they are
+    views = album.features_data(views=2, backbone=backbone)
+    plain = album.features_data()
+    assert len(views.X_train) == 3 * len(plain.X_train) and torch.equal(views.X_val, plain.X_val)
+    torch.testing.assert_close(album.features_data(views=2, backbone=backbone).X_train, views.X_train)
+
+
+def test_a_class_holds_at_most_its_limit(store, backbone, monkeypatch):
+    monkeypatch.setattr(album_mod, "MAX_PER_CLASS", 4)
+    album = Album(store, "student")
+    added, refused = album.add(0, teaching_set(8)["neither"][:6], backbone)
+    assert added == 4 and "at most 4" in refused[0]
+
+
+def test_the_taught_model_answers_its_photos_and_its_checkpoint_answers_the_same(taught, backbone, tmp_path):
+    album, run = taught
+    assert run.outcome.status == "completed" and run.last_eval.val_acc == 1.0
+    model = transfer.Taught(backbone, run.model)
+    files = teaching_set(8)
+    photos = [Image.open(io.BytesIO(raw)) for files_ in files.values() for _, raw in files_]
+    answers = transfer.answer(model, album.classes, photos)
+    assert [a.label for a in answers] == ["cat"] * 8 + ["dog"] * 8 + ["neither"] * 8
+    assert abs(sum(answers[0].probs.values()) - 1) < 1e-6
+
+    path = tmp_path / "taught.pt"
+    checkpoint.save(run, path)
+    ckpt = checkpoint.load(path.read_bytes())
+    assert ckpt.classes == ("cat", "dog", "neither") and ckpt.preprocess == transfer.PREPROCESS
+    again = transfer.answer(transfer.Taught(backbone, ckpt.model), ckpt.classes, photos)
+    for a, b in zip(answers, again):
+        assert a.label == b.label and max(abs(a.probs[c] - b.probs[c]) for c in a.probs) < 1e-5
+
+    # the exported script, outside the dashboard, on the same files
+    script = tmp_path / export.TAUGHT_SCRIPT
+    script.write_text(export.taught_script(ckpt.classes))
+    names = ["chelsea.png", "dog.jpg", "coffee.png"]
+    chosen = {name: raw for files_ in files.values() for name, raw in files_ if name in names}
+    for name, raw in chosen.items():
+        (tmp_path / name).write_bytes(raw)
+    out = subprocess.run(
+        [sys.executable, str(script), str(path), *[str(tmp_path / n) for n in names]],
+        capture_output=True, text=True, timeout=120, check=True, cwd=tmp_path,
+    ).stdout  # fmt: skip
+    expected = transfer.answer(model, album.classes, [Image.open(tmp_path / n) for n in names])
+    for line, want in zip(out.strip().splitlines(), expected):
+        label, shares = line.split(": ", 1)[1].split(" (", 1)
+        got = dict(part.rsplit(" ", 1) for part in shares.rstrip(")").split(", "))
+        assert label == want.label
+        assert max(abs(float(got[c]) - want.probs[c]) for c in want.probs) < 1e-5
+
+
+def test_a_checkpoint_from_other_preprocessing_is_refused(taught, tmp_path):
+    _, run = taught
+    state = {k: v.detach() for k, v in run.model.state_dict().items()}
+    raw = checkpoint.pack(run.config, (1280,), run.data.classes, state)
+    payload = torch.load(io.BytesIO(raw), weights_only=True)
+    payload["preprocess"] = {**payload["preprocess"], "crop": 192}
+    torch.save(payload, tmp_path / "odd.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="other preprocessing"):
+        checkpoint.load((tmp_path / "odd.pt").read_bytes())
+
+
+def test_features_train_a_head_not_a_resnet():
+    with pytest.raises(ConfigError, match="head"):
+        RunConfig(model="resnet", dataset="photo_features")
+    with pytest.raises(ConfigError, match="head"):
+        RunConfig(model="mlp", dataset="photo_features", normalize=True)
+
+
+def test_grad_cam_on_chelsea_looks_at_the_cat(clf):
+    img = chelsea()  # 451x300: the whole photo, squeezed to the network's 224x224, so the background is in it
+    X = T.Compose([T.Resize((224, 224)), T.ToTensor(), T.Normalize(transfer.MEAN, transfer.STD)])(img)[None]
+    kind, maps = heatmaps.where_looked(heatmaps.Folded(clf.net), X, target=0)  # class 0: cat
+    assert kind == "Grad-CAM" and maps.shape == (1, 224, 224) and float(maps.min()) >= 0 and float(maps.max()) == 1
+    heat = T.Resize((300, 451))(maps)[0]  # back to the photo's own pixels
+    left, top, right, bottom = CHELSEA_CAT_BOX
+    inside = torch.zeros_like(heat, dtype=torch.bool)
+    inside[top:bottom, left:right] = True
+    on_cat, on_background = float(heat[inside].mean()), float(heat[~inside].mean())
+    share = float(heat[inside].sum() / heat.sum())
+    # the box is 76% of the photo and gets 85% of the map; per pixel, the cat is 1.75x as hot as the background
+    assert share > 0.8 and on_cat > 1.5 * on_background, (share, on_cat, on_background)
+    picture = heatmaps.overlay(img, maps[0])
+    assert picture.size == img.size and picture.mode == "RGB"
+
+
+def test_a_taught_verdict_gets_its_heatmap_for_any_class(taught, backbone):
+    album, run = taught
+    model = transfer.Taught(backbone, run.model)
+    X = transfer.to_input(chelsea())[None]
+    kind, as_cat = heatmaps.where_looked(model, X, target=0)
+    _, as_dog = heatmaps.where_looked(model, X, target=1)
+    assert kind == "Grad-CAM" and as_cat.shape == as_dog.shape == (1, 224, 224)
+    assert not torch.allclose(as_cat, as_dog)  # a different class, a different map
+
+
+def test_saliency_of_softmax_regression_is_its_weights():
+    """A linear model's gradient of a class score with respect to the pixels is that class's weights."""
+    from core.models.softmax import SoftmaxRegression
+
+    torch.manual_seed(0)
+    model = SoftmaxRegression(28 * 28, 10)
+    X = torch.rand(2, 1, 28, 28)
+    kind, maps = heatmaps.where_looked(model, X, target=torch.tensor([3, 7]))
+    assert kind == "saliency" and maps.shape == (2, 28, 28)
+    for i, c in enumerate((3, 7)):
+        w = model.W[:, c].detach().abs().reshape(28, 28)
+        torch.testing.assert_close(maps[i], w / w.max())
+
+
+def test_grad_cam_of_a_small_resnet_covers_the_image():
+    from core.models.resnet import ResNet
+
+    torch.manual_seed(0)
+    model = ResNet(1, 10)
+    kind, maps = heatmaps.where_looked(model, torch.rand(3, 1, 28, 28), target=torch.tensor([0, 1, 2]))
+    assert kind == "Grad-CAM" and maps.shape == (3, 28, 28)
+    assert bool(((maps >= 0) & (maps <= 1)).all())
