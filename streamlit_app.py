@@ -17,7 +17,10 @@ pages = {
         st.Page("pages/mlp.py", title="MLP", url_path="mlp"),
         st.Page("pages/resnet.py", title="ResNet", url_path="resnet"),
     ],
-    "Use": [st.Page("pages/photos.py", title="Cat, dog or neither?", url_path="photos")],
+    "Use": [
+        st.Page("pages/teach.py", title="Teach your own", url_path="teach"),
+        st.Page("pages/photos.py", title="Cat, dog or neither?", url_path="photos"),
+    ],
     "Results": [
         st.Page("pages/compare.py", title="Compare runs", url_path="compare"),
         st.Page("pages/ladder.py", title="Baseline ladder", url_path="ladder"),

@@ -1,8 +1,9 @@
 """What a finished (or training) model gets wrong: the gallery of mistakes, the confusion matrix, per-class accuracy.
 
 The metrics come from `core.evaluate`, computed once per run and step and kept in the session; a
-click on a cell of the confusion matrix shows the images behind it. `save_button` offers the model as
-a weights-only checkpoint, which the photo page loads.
+click on a cell of the confusion matrix shows the images behind it, and a toggle draws where the model
+looked in each mistake (`core.heatmaps`: Grad-CAM for a ResNet, saliency for the others).
+`save_button` offers the model as a weights-only checkpoint, which the photo page loads.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from PIL import Image
 
-from core import checkpoint
+from core import checkpoint, heatmaps
 from core.evaluate import Evaluation, evaluate
 
 
@@ -26,34 +28,43 @@ def to_image(x: torch.Tensor) -> np.ndarray:
     return pic[0].numpy() if pic.shape[0] == 1 else pic.permute(1, 2, 0).numpy()
 
 
-def evaluation_of(job) -> Evaluation | None:
-    """The validation metrics of the job's model as it is now; cached per job and step."""
-    if job.run is None or not job.history:
+def evaluation_of(job, run=None, version=0) -> Evaluation | None:
+    """The validation metrics of the job's model as it is now (on `run`'s data: job.run's by default); cached per
+    job, step and `version` of the data."""
+    run = run or job.run
+    if run is None or not job.history:
         return None
-    key = (job.id, job.history[-1].step)
+    key = (job.id, job.history[-1].step, version)
     cache = st.session_state.setdefault("evaluations", {})
     if key not in cache:
-        data = job.run.data
+        data = run.data
         # while it trains, evaluate a copy: the training thread keeps the original in train mode
-        model = job.run.model if job.state == "done" else copy.deepcopy(job.run.model)
+        model = run.model if job.state == "done" else copy.deepcopy(run.model)
         cache.clear()  # one at a time is enough, and keeps a session's memory small
         cache[key] = evaluate(model, data.X_val, data.y_val, len(data.classes))
     return cache[key]
 
 
-def results(job, extra_tabs: dict[str, Callable] | None = None) -> None:
-    """Tabs of what the model gets wrong; for classification runs that have a model."""
-    ev = evaluation_of(job)
+def results(job, extra_tabs: dict[str, Callable] | None = None, run=None, picture=None, version=0) -> None:
+    """Tabs of what the model gets wrong; for classification runs that have a model.
+
+    `run`: the job's run on the page's own data (photos); `picture(i)`: how to show validation example i (the
+    photo behind a feature vector), by default the example itself; `version`: of that data, for the caches."""
+    run = run or job.run
+    ev = evaluation_of(job, run, version)
     if ev is None:
         return
-    classes = job.run.data.classes
+    classes = run.data.classes
+    images = picture is None  # the examples are images (not a photo's features): heatmaps can be drawn over them
+    picture = picture or (lambda i: to_image(run.data.X_val[i]))
     st.subheader(f"What the model gets wrong ({len(ev.mistakes):,} of {len(ev.predictions):,} validation images)")
     names = ["Mistakes", "Confusion matrix", "Per-class accuracy", *(extra_tabs or {})]
     tabs = st.tabs(names)
     with tabs[0]:
-        gallery(job, ev.mistakes[:24], classes)
+        looked = where_looked_toggle(job, run, ev.mistakes[:24]) if images else None
+        gallery(ev.mistakes[:24], classes, picture, looked)
     with tabs[1]:
-        confusion_matrix(job, ev, classes)
+        confusion_matrix(job, ev, classes, picture)
     with tabs[2]:
         frame = pd.DataFrame({"class": classes, "accuracy": ev.per_class_accuracy})
         fig = go.Figure(go.Bar(x=frame["accuracy"], y=frame["class"], orientation="h"))
@@ -64,21 +75,43 @@ def results(job, extra_tabs: dict[str, Callable] | None = None) -> None:
             draw(job)
 
 
-def gallery(job, mistakes, classes) -> None:
+def where_looked_toggle(job, run, mistakes) -> dict | None:
+    """Behind a toggle: where the model looked in each mistake, for the class it wrongly chose - Grad-CAM for a
+    ResNet, a gradient saliency map for softmax regression and the MLP. {example index: picture}, or None."""
+    help_ = "Red: the pixels that raised the score of the class it chose. Computed once per step of the run."
+    if not mistakes or not st.toggle("Show where the model looked", key=f"looked-{job.id}", help=help_):
+        return None
+    key = (job.id, job.history[-1].step, len(run.data.X_val))
+    kept = st.session_state.get("looked")
+    if kept is None or kept[0] != key:
+        model = copy.deepcopy(run.model)  # never the one a trainer is updating
+        X = run.data.X_val[torch.tensor([m.index for m in mistakes])].float()
+        kind, maps = heatmaps.where_looked(model, X, torch.tensor([m.predicted for m in mistakes]))
+        big = [Image.fromarray(to_image(x)).resize((112, 112), Image.Resampling.NEAREST) for x in X]
+        kept = (key, kind, {m.index: heatmaps.overlay(b, h) for m, b, h in zip(mistakes, big, maps)})
+        st.session_state["looked"] = kept
+    what = "a saliency map, |d score / d pixel|"
+    if kept[1] == "Grad-CAM":
+        what = "Grad-CAM of its last convolutional stage"
+    st.caption(f"Where it looked for the class it chose: {what}. Red counts most.")
+    return kept[2]
+
+
+def gallery(mistakes, classes, picture: Callable, looked: dict | None = None) -> None:
+    """The mistakes' images (or, from `looked`, the heatmaps over them), with their true and predicted classes."""
     if not mistakes:
         st.write("No mistakes here.")
         return
     st.caption("Worst first: the images whose true label got the lowest probability.")
-    X_val = job.run.data.X_val
     per_row = 8
     for start in range(0, len(mistakes), per_row):
         cols = st.columns(per_row)
         for col, m in zip(cols, mistakes[start : start + per_row]):
-            col.image(to_image(X_val[m.index]), width="stretch")
+            col.image(looked[m.index] if looked else picture(m.index), width="stretch")
             col.caption(f"true: **{classes[m.true]}**  \npred: {classes[m.predicted]} ({m.confidence:.0%})")
 
 
-def confusion_matrix(job, ev: Evaluation, classes) -> None:
+def confusion_matrix(job, ev: Evaluation, classes, picture: Callable) -> None:
     """A heatmap of the counts (a click on a cell selects it) and the images of the chosen cell."""
     q = len(classes)
     counts = ev.confusion.numpy()
@@ -123,16 +156,16 @@ def confusion_matrix(job, ev: Evaluation, classes) -> None:
         return
     cell = ev.mistakes_in_cell(true, pred)
     st.write(f"{len(cell)} images of **{classes[true]}** taken for **{classes[pred]}**:")
-    gallery(job, cell[:16], classes)
+    gallery(cell[:16], classes, picture)
 
 
-def save_button(job) -> None:
+def save_button(job, run=None) -> None:
     """Download the trained model with its settings (loadable on the photo page, weights only); an interrupted
-    run's are the weights of its last evaluation."""
+    run's are the weights of its last evaluation. `run`: the job's run on the page's own data (photos)."""
     interrupted = job.outcome is not None and job.outcome.status == "interrupted"
     st.download_button(
         "Download its last evaluation's weights (.pt)" if interrupted else "Download the trained model (.pt)",
-        checkpoint.to_bytes(job.run),
+        checkpoint.to_bytes(run or job.run),
         f"{job.config.model}-{job.config.dataset}-run{job.id}.pt",
         "application/octet-stream",
         key=f"save-{job.id}",

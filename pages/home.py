@@ -20,7 +20,9 @@ see the loss curves grow; then look at the images the model gets wrong.
   2. **Softmax regression** - one linear layer from pixels to class probabilities, trained with cross-entropy.
   3. **MLP** - hidden layers and nonlinearities: more accuracy from the same pixels.
   4. **ResNet** - convolutions and residual connections, the architecture behind modern image models.
-- **Use** - *Cat, dog or neither?*: drop a photo and hear what a pretrained network, and yours, say.
+- **Use** - *Teach your own*: photos of your own classes, from files or the webcam, and a model of them in
+  seconds, on ImageNet's features (and from scratch, to compare). *Cat, dog or neither?*: drop a photo and hear
+  what a pretrained network, and yours, say - and see where each looked.
 - **Results** - *Compare runs*: every run of this browser side by side, kept across reloads and restarts.
   *Baseline ladder*: from a mean image per class up to a ResNet, how much each step buys.
 

@@ -189,6 +189,18 @@ def test_softmax_trains_and_shows_curve_mistakes_and_class_weights(two_runs):
     assert any(c.key == f"confusion-{softmax.id}" for c in at.get("plotly_chart"))
     assert any(c.key == f"per-class-{softmax.id}" for c in at.get("plotly_chart"))
     assert not at.button(key="train").disabled and at.button(key="stop").disabled
+    assert_where_looked(at, softmax, "saliency map")
+
+
+def assert_where_looked(at: AppTest, job, kind: str) -> None:
+    """The Mistakes tab's toggle draws a heatmap over every mistake shown, and says which kind."""
+    shown = len(at.tabs[0].image)
+    at.toggle(key=f"looked-{job.id}").set_value(True).run()
+    assert not at.exception, at.exception
+    assert any(kind in c.value for c in at.tabs[0].caption), texts(at.tabs[0].caption)
+    pictures = at.tabs[0].image
+    assert len(pictures) == shown > 0
+    assert pictures[0].proto.imgs[0].url != ""
 
 
 @needs_fashion_mnist
@@ -225,6 +237,7 @@ def test_resnet_trains_on_a_subset_and_shows_its_mistakes():
     assert values(lr_line["y"]) == pytest.approx([p.lr for p in job.history])
     titles = [a["text"] for a in figure["layout"]["annotations"]]
     assert "Validation accuracy (first 2,000 images; at the end: all)" in titles, titles
+    assert_where_looked(at, job, "Grad-CAM")
 
 
 @needs_fashion_mnist

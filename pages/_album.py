@@ -1,0 +1,118 @@
+"""The Teach page's classes: one tab each, with its name, a drop zone, the webcam, and its photos' thumbnails.
+
+A drop is added once: the uploader then gets a new key (so it empties) and the page redraws; the files it
+refused are said above the tabs after that redraw. The webcam asks for the camera only once its toggle is on.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.album import MAX_CLASSES, MIN_CLASSES, MIN_PER_CLASS, Album, AlbumError
+from core.photos import MAX_UPLOAD_MB
+from pages._photo_ui import backbone
+
+PER_PAGE, PER_ROW = 24, 8
+
+
+def class_tabs(album: Album) -> None:
+    for message in st.session_state.pop("album-messages", []):
+        st.warning(message)
+    counts = album.counts()
+    names = [f"{name} ({n})" for name, n in zip(album.classes, counts)]
+    tabs = st.tabs([*names, "+ class"] if len(album.classes) < MAX_CLASSES else names)
+    for label, tab in enumerate(tabs[: len(album.classes)]):
+        with tab:
+            class_tab(album, label)
+    if len(tabs) > len(album.classes):
+        with tabs[-1]:
+            new = st.text_input("Name of the new class", key="new-class", max_chars=40)
+            if st.button("Add the class", disabled=not new.strip(), key="add-class"):
+                _try(album.add_class, new)
+                st.rerun()
+
+
+def _try(change, *args) -> None:
+    try:
+        change(*args)
+    except AlbumError as err:
+        st.session_state.setdefault("album-messages", []).append(str(err))
+
+
+def _rename(album: Album, label: int, key: str) -> None:
+    """The name box's change: taken, or refused with a message and the box back to the old name."""
+    _try(album.rename, label, st.session_state[key])
+    st.session_state[key] = album.classes[label]
+
+
+def _remove_all(album: Album, ids: list[int], key: str) -> None:
+    album.remove(ids)
+    st.session_state[key] = False
+
+
+def class_tab(album: Album, label: int) -> None:
+    nonce = st.session_state.setdefault(f"nonce-{label}", 0)
+    name = album.classes[label]
+    left, right = st.columns([3, 1])
+    key = f"name-{label}-{album.version}"
+    left.text_input("Class name", name, key=key, max_chars=40, on_change=_rename, args=(album, label, key))
+    if len(album.classes) > MIN_CLASSES and right.button("Remove this class", key=f"drop-class-{label}"):
+        st.session_state[f"sure-{label}"] = True
+    if st.session_state.get(f"sure-{label}"):
+        st.warning(f"Remove the class **{name}** and its {album.counts()[label]} photos?")
+        yes, no, _ = st.columns([1, 1, 4])
+        if yes.button("Yes, remove it", type="primary", key=f"yes-{label}"):
+            st.session_state.pop(f"sure-{label}")
+            _try(album.remove_class, label)
+            st.rerun()
+        if no.button("Keep it", key=f"no-{label}"):
+            st.session_state.pop(f"sure-{label}")
+            st.rerun()
+    files = st.file_uploader(
+        f"Drop photos of {name} here (many at once; JPEG, PNG, WebP, GIF or BMP, up to {MAX_UPLOAD_MB} MB each)",
+        type=["jpg", "jpeg", "png", "webp", "gif", "bmp"],
+        accept_multiple_files=True,
+        key=f"up-{label}-{nonce}",
+        max_upload_size=MAX_UPLOAD_MB,
+    )
+    shot = None
+    if st.toggle("Take photos with the webcam", key=f"cam-on-{label}"):
+        shot = st.camera_input(f"A photo of {name}", key=f"cam-{label}-{nonce}")
+    new = [(f.name, f.getvalue()) for f in files or []] + ([(f"webcam-{nonce}.jpg", shot.getvalue())] if shot else [])
+    if new:
+        add(album, label, new)
+    thumbnails(album, label)
+
+
+def add(album: Album, label: int, files: list[tuple[str, bytes]]) -> None:
+    """Add a drop with a progress bar, then empty the uploader and redraw."""
+    bar = st.progress(0.0, text=f"Adding {len(files)} photo(s)...")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Adding photos: {done} of {total} (each one goes through the network once)")
+
+    added, refused = album.add(label, files, backbone(), progress)
+    st.session_state.setdefault("album-messages", []).extend(refused)
+    st.session_state[f"nonce-{label}"] += 1
+    st.rerun()
+
+
+def thumbnails(album: Album, label: int) -> None:
+    ids = album.photo_ids(label)[::-1]  # the newest first
+    if len(ids) < MIN_PER_CLASS:
+        st.caption(f"{len(ids)} photo(s); at least {MIN_PER_CLASS} are needed to train.")
+    if not ids:
+        return
+    pages = (len(ids) - 1) // PER_PAGE + 1
+    page = st.number_input("Page", 1, pages, 1, key=f"page-{label}") if pages > 1 else 1
+    shown = ids[(page - 1) * PER_PAGE : page * PER_PAGE]
+    st.caption(f"{len(ids)} photos{f', page {page} of {pages}' if pages > 1 else ''}. ✕ removes one.")
+    for start in range(0, len(shown), PER_ROW):
+        for col, photo_id in zip(st.columns(PER_ROW), shown[start : start + PER_ROW]):
+            thumb = album.thumbnail(photo_id)
+            if thumb is not None:
+                col.image(thumb, width="stretch")
+            col.button("✕", key=f"rm-{photo_id}", on_click=album.remove, args=([photo_id],), help="Remove this photo")
+    if st.checkbox(f"Remove all {len(ids)} photos of {album.classes[label]}", key=f"clear-{label}"):
+        args = (album, ids, f"clear-{label}")
+        st.button("Yes, remove them all", type="primary", key=f"clear-yes-{label}", on_click=_remove_all, args=args)

@@ -1,0 +1,92 @@
+"""Teach your own (d2l 14.2, fine-tuning): photos of your classes, a head on ImageNet's frozen features, trained
+in seconds - and the same photos from scratch, to see why starting from a pretrained network wins."""
+
+import streamlit as st
+
+from core import export
+from core.album import MIN_PER_CLASS
+from core.datasets import PHOTO_FEATURES, PHOTOS
+from core.train import RECIPE, RunConfig
+from pages._album import class_tabs
+from pages._live import FIRST_POINT_WAIT, live_view, submit
+from pages._photo_ui import backbone, my_album
+from pages._results import results, save_button
+from pages._server import my_runs, store_notice
+
+st.title("Teach your own")
+st.markdown(
+    f"Give each class at least {MIN_PER_CLASS} photos - drop files or use the webcam - and press **Teach it**. "
+    "EfficientNet-Lite0, pretrained on ImageNet and frozen, turns each photo into 1280 numbers once; only a small "
+    "*head* on top of them learns your classes, so it trains in seconds. Then try it on *Cat, dog or neither?*."
+)
+store_notice()
+album = my_album()
+class_tabs(album)
+
+left, right = st.columns(2)
+head = left.radio("Head on the frozen features", ["linear", "one hidden layer"], horizontal=True, key="head")
+augment = right.toggle("Augment: flips, crops and colour jitter", key="augment", help="Applied before the features.")
+views = right.slider("Augmented views per photo", 1, 8, 4, key="views", disabled=not augment) if augment else 0
+with st.expander("Advanced"):
+    a, b, c, d = st.columns(4)
+    epochs = a.number_input("Epochs", 1, 500, 30, key="epochs")
+    lr = b.number_input("Learning rate", 1e-4, 10.0, 0.1, format="%.4f", key="lr")
+    batch = c.number_input("Batch size", 1, 1024, 16, key="batch")
+    hiddens = d.number_input("Hidden units", 1, 2048, 128, key="hiddens", disabled=head == "linear")
+    st.caption("From scratch: a small ResNet on the photos at 64x64, same epochs, with the ResNet page's recipe.")
+model = "softmax" if head == "linear" else "mlp"
+config = RunConfig(model=model, dataset=PHOTO_FEATURES, lr=lr, batch_size=batch, epochs=epochs, num_hiddens=hiddens)
+scratch_config = RunConfig(model="resnet", dataset=PHOTOS, lr=0.05, batch_size=batch, epochs=epochs, **RECIPE)
+
+runs = my_runs()
+taught = [r for r in runs if r.config.dataset == PHOTO_FEATURES]
+scratch = [r for r in runs if r.config.dataset == PHOTOS]
+latest = [r for r in (taught[-1:] + scratch[-1:]) if r.state != "done"]
+problems = album.problems()
+for problem in problems:
+    st.info(problem)
+names = "/".join(album.classes)
+one, two, three, _ = st.columns([1, 1.5, 1, 3])
+if one.button("Teach it", type="primary", disabled=bool(problems) or bool(latest), key="teach"):
+    bar = st.progress(0.0, text="Augmented views...")
+    data = album.features_data(0, views, backbone(), lambda n, total: bar.progress(n / total, f"Augmented views: {n}"))
+    submit(config, data, f"Taught {names} #{len(taught) + 1}", wait=FIRST_POINT_WAIT)
+    st.rerun()
+if two.button("Train from scratch too", disabled=bool(problems) or bool(latest), key="scratch"):
+    submit(scratch_config, album.images_data(0), f"From scratch {names} #{len(scratch) + 1}", wait=FIRST_POINT_WAIT)
+    st.rerun()
+if three.button("Stop", disabled=not latest, key="stop-teach"):
+    for run in latest:
+        run.stop()
+    st.rerun()
+
+if not (taught or scratch):
+    st.stop()
+cols = st.columns(2)
+for col, pick, title in ((cols[0], taught, "Transfer: a head on ImageNet's features"),
+                         (cols[1], scratch, "From scratch: a small ResNet, 64x64")):  # fmt: skip
+    with col:
+        st.subheader(title)
+        if pick:
+            st.caption(pick[-1].label)
+            live_view(pick[-1])
+        else:
+            st.caption("Press **Train from scratch too**: the same photos, a network that starts from nothing.")
+finals = [p[-1].last_eval.val_acc for p in (taught, scratch) if p and p[-1].state == "done" and p[-1].last_eval]
+if len(finals) == 2:
+    st.markdown(f"**Held-out accuracy: transfer {finals[0]:.0%}, from scratch {finals[1]:.0%}.** ImageNet's 1.3 "
+                "million photos taught the backbone what edges, fur and wheels look like; from scratch, a few "
+                "photos a class must teach all of that.")  # fmt: skip
+
+job = taught[-1] if taught else None
+if job is not None and job.state == "done":
+    data = album.features_data(0)
+    run = job.run_on(data)
+    if run is None:
+        st.info("The classes changed since this model was taught: teach it again to see its mistakes.")
+        st.stop()
+    save_button(job, run)
+    st.download_button("Download a script that uses it (predict.py)", export.taught_script(job.classes),
+                       export.TAUGHT_SCRIPT, "text/x-python", key="script", on_click="ignore")  # fmt: skip
+    held = album.held_out_ids(0)
+    results(job, run=run, picture=lambda i: album.thumbnail(held[i]), version=album.version)
