@@ -20,7 +20,9 @@ def class_tabs(album: Album) -> None:
         st.warning(message)
     counts = album.counts()
     names = [f"{name} ({n})" for name, n in zip(album.classes, counts)]
-    tabs = st.tabs([*names, "+ class"] if len(album.classes) < MAX_CLASSES else names)
+    # a drop changes its tab's label (the count): open that tab again, not the first
+    opened = min(st.session_state.get("teach-tab", 0), len(names) - 1)
+    tabs = st.tabs([*names, "+ class"] if len(album.classes) < MAX_CLASSES else names, default=names[opened])
     for label, tab in enumerate(tabs[: len(album.classes)]):
         with tab:
             class_tab(album, label)
@@ -43,11 +45,14 @@ def _rename(album: Album, label: int, key: str) -> None:
     """The name box's change: taken, or refused with a message and the box back to the old name."""
     _try(album.rename, label, st.session_state[key])
     st.session_state[key] = album.classes[label]
+    st.session_state["teach-tab"] = label
 
 
-def _remove_all(album: Album, ids: list[int], key: str) -> None:
+def _remove(album: Album, label: int, ids: list[int], key: str | None = None) -> None:
     album.remove(ids)
-    st.session_state[key] = False
+    st.session_state["teach-tab"] = label
+    if key:
+        st.session_state[key] = False
 
 
 def class_tab(album: Album, label: int) -> None:
@@ -94,6 +99,7 @@ def add(album: Album, label: int, files: list[tuple[str, bytes]]) -> None:
     added, refused = album.add(label, files, backbone(), progress)
     st.session_state.setdefault("album-messages", []).extend(refused)
     st.session_state[f"nonce-{label}"] += 1
+    st.session_state["teach-tab"] = label
     st.rerun()
 
 
@@ -112,7 +118,7 @@ def thumbnails(album: Album, label: int) -> None:
             thumb = album.thumbnail(photo_id)
             if thumb is not None:
                 col.image(thumb, width="stretch")
-            col.button("✕", key=f"rm-{photo_id}", on_click=album.remove, args=([photo_id],), help="Remove this photo")
+            col.button("✕", key=f"rm-{photo_id}", on_click=_remove, args=(album, label, [photo_id]), help="Remove it")
     if st.checkbox(f"Remove all {len(ids)} photos of {album.classes[label]}", key=f"clear-{label}"):
-        args = (album, ids, f"clear-{label}")
-        st.button("Yes, remove them all", type="primary", key=f"clear-yes-{label}", on_click=_remove_all, args=args)
+        args = (album, label, ids, f"clear-{label}")
+        st.button("Yes, remove them all", type="primary", key=f"clear-yes-{label}", on_click=_remove, args=args)

@@ -137,18 +137,23 @@ for start in range(0, len(photos), PER_ROW):
             st.markdown(f"### {verdict.label}")
             probability_bars(verdict.probs, verdict.label, key=f"bars-{i}")
             st.caption("Pretrained top 5: " + ", ".join(f"{label} {p:.0%}" for label, p in verdict.top5))
-            if looked:
-                X = classifier(name).preprocess(pretrained._central_square(photo.image))[None]
-                model = Folded(heat_net(name))
-                where_looked(f"{file_id}-{name}", model, X, pretrained.LABELS, verdict.label, photo.image, "Pretrained")
-            if own is not None:
-                label, probs = own_answer(own, photo.image)
-                st.markdown(f"**Your model:** {label} ({probs[label]:.0%})")
+            mine = own_answer(own, photo.image) if own is not None else None
+            if mine is not None:
+                st.markdown(f"**Your model:** {mine[0]} ({mine[1][mine[0]]:.0%})")
                 if own.taught:
-                    probability_bars(probs, label, key=f"own-bars-{i}")
-                    if looked:
+                    probability_bars(mine[1], mine[0], key=f"own-bars-{i}")
+            if looked:  # the two heatmaps side by side: the pretrained verdict's, and the taught model's
+                left, right = st.columns(2) if mine is not None and own.taught else (st.container(), None)
+                with left:
+                    X = classifier(name).preprocess(pretrained._central_square(photo.image))[None]
+                    model = Folded(heat_net(name))
+                    where_looked(
+                        f"{file_id}-{name}", model, X, pretrained.LABELS, verdict.label, photo.image, "Pretrained"
+                    )
+                if right is not None:
+                    with right:
                         model = transfer.Taught(transfer.Backbone(heat_net(transfer.BACKBONE)), own.net)
                         X = transfer.to_input(photo.image)[None]
-                        where_looked(f"{file_id}-{own.key}", model, X, own.classes, label, photo.image, "Yours")
+                        where_looked(f"{file_id}-{own.key}", model, X, own.classes, mine[0], photo.image, "Yours")
             for note in photo.notes:
                 st.caption(note)

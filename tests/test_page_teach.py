@@ -7,6 +7,7 @@ views of chelsea and darknet's dog (tests/teach_photos.py).
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -105,9 +106,27 @@ def test_teach_it_trains_a_head_in_seconds_then_from_scratch_beside_it():
     own(again, owner)
     open_page(again, "teach")
     assert {f"curves-{taught.id}", f"confusion-{taught.id}"} <= {c.key for c in again.get("plotly_chart")}
-    # and the photo page offers it, newest first
+    # the photo page offers it, newest first, and Compare runs lists both runs with the rest
     open_page(again, "photos")
     assert again.selectbox(key="own").value.startswith(taught.label)
+    open_page(again, "compare")
+    figure = json.loads(next(c for c in again.get("plotly_chart") if c.key == "compare-curves").proto.spec)
+    assert {taught.label, scratch.label} <= {trace["name"] for trace in figure["data"]}
+
+
+def test_augmentation_adds_views_of_the_training_photos_only():
+    at = session()
+    owner = own(at)
+    fill(owner, 6)
+    open_page(at, "teach")
+    at.toggle(key="augment").set_value(True).run()
+    at.slider(key="views").set_value(2).run()
+    at.radio(key="head").set_value("one hidden layer").run()
+    at.button(key="teach").click().run()
+    job = wait_done(at, PHOTO_FEATURES)
+    assert job.config.model == "mlp" and job.outcome.status == "completed", job.outcome
+    train, val = album_of(owner).split()
+    assert job.started.steps_per_epoch == -(-3 * len(train) // 16)  # each training photo and 2 views of it
 
 
 def test_a_photo_is_removed_with_its_button(tmp_path):
@@ -123,4 +142,4 @@ def test_a_photo_is_removed_with_its_button(tmp_path):
     at.button(key=f"rm-{newest}").click().run()
     assert album.photo_ids(0) == album.photo_ids(0)[:2] and newest not in album.photo_ids(0)
     assert [t.label for t in at.tabs][0] == "cat (2)"
-    assert album_of(owner).counts()[0] == 2 and transfer.NUM_FEATURES == album.features.shape[1]
+    assert album_of(owner).counts()[0] == 2 and album.features.shape[1] == transfer.NUM_FEATURES
