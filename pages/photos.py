@@ -1,78 +1,15 @@
 """Cat, dog or neither (seed 000's goal): drop photos or take one with the webcam, get verdicts from a pretrained
 model and from yours (taught on your photos, or trained on CIFAR-10), and see where each one looked."""
 
-from dataclasses import dataclass
-
 import streamlit as st
-import torch
 
-from core import checkpoint, transfer
-from core.datasets import CATDOG, PHOTO_FEATURES
+from core import transfer
 from core.heatmaps import Folded
 from core.models import pretrained
 from core.photos import MAX_UPLOAD_MB, decode_photo
 from pages._links import bound
-from pages._photo_ui import backbone, classifier, heat_net, heatmap, probability_bars, seen_by_network
-from pages._server import my_runs
-
-
-@dataclass(frozen=True)
-class Own:
-    """The user's model: a head taught on their photos' features (`taught`), or a 32x32 cat / dog / neither net."""
-
-    net: torch.nn.Module
-    classes: tuple[str, ...]
-    taught: bool
-    key: str  # names it in the heatmaps' cache
-
-
-def own_model() -> Own | None:
-    """The user's model: the newest by default of this browser's finished (or interrupted) runs that can answer -
-    a head taught on their photos, or a ResNet of CIFAR-10 cat / dog / neither - or an uploaded checkpoint. An
-    interrupted run answers with the weights of its last evaluation."""
-    runs = [j for j in my_runs() if j.outcome and j.last_eval]
-    usable = [j for j in runs if j.config.dataset == PHOTO_FEATURES or j.config.dataset == CATDOG.key]
-    choices = {f"{j.label} ({j.last_eval.val_acc:.0%} val accuracy)": j for j in usable}
-    options = ["none", *choices, "upload a checkpoint"]
-    choice = sb.selectbox("Your model", options, index=len(choices), key="own")
-    if choice in choices:
-        job = choices[choice]
-        if job.model is None:
-            sb.error("This run has no weights to answer with.")
-            return None
-        return Own(job.model, tuple(job.classes), job.config.dataset == PHOTO_FEATURES, f"run-{job.id}")
-    if choice == "upload a checkpoint":
-        file = sb.file_uploader("Checkpoint (.pt) saved on a training page or the Teach page", type=["pt", "pth"])
-        if file is not None:
-            own, problem = uploaded_model(file)
-            if problem:
-                sb.error(problem)
-            return own
-    return None
-
-
-def uploaded_model(file) -> tuple:
-    """(Own, None) or (None, why not), read once per upload: a page redraws often, an upload comes once."""
-    kept = st.session_state.get("uploaded-model")
-    if kept is None or kept[0] != file.file_id:
-        try:
-            ckpt = checkpoint.load(file.getvalue())
-            taught = ckpt.preprocess is not None
-            problem = None if taught else pretrained.own_model_problem(ckpt.classes, ckpt.input_shape)
-            own = None if problem else Own(ckpt.model, ckpt.classes, taught, f"upload-{file.file_id}")
-            kept = (file.file_id, own, problem)
-        except checkpoint.CheckpointError as err:
-            kept = (file.file_id, None, str(err))
-        st.session_state["uploaded-model"] = kept
-    return kept[1], kept[2]
-
-
-def own_answer(own: Own, image) -> tuple[str, dict[str, float]]:
-    if own.taught:
-        answer = transfer.answer(transfer.Taught(backbone(), own.net), own.classes, [image])[0]
-        return answer.label, answer.probs
-    mine = pretrained.classify_own(own.net, image, threshold)
-    return mine.label, mine.probs
+from pages._own_model import own_answer, own_model
+from pages._photo_ui import classifier, heat_net, heatmap, probability_bars, seen_by_network
 
 
 def where_looked(key: str, model, X, classes, label: str, image, who: str) -> None:
@@ -98,7 +35,7 @@ if not names:
     st.stop()
 name = sb.selectbox("Pretrained model", names, format_func=pretrained.CLASSIFIERS.get, key="clf")
 threshold = bound(sb.slider, "'Neither' below this confidence", 0.05, 0.95, 0.5, 0.05, key="threshold")
-own = own_model()
+own = own_model(sb)
 if own is not None and not own.taught:
     st.caption(
         "Your model saw only 32x32 CIFAR-10 images of 10 kinds of things; the pretrained one saw 1.3 million "
@@ -137,7 +74,7 @@ for start in range(0, len(photos), PER_ROW):
             st.markdown(f"### {verdict.label}")
             probability_bars(verdict.probs, verdict.label, key=f"bars-{i}")
             st.caption("Pretrained top 5: " + ", ".join(f"{label} {p:.0%}" for label, p in verdict.top5))
-            mine = own_answer(own, photo.image) if own is not None else None
+            mine = own_answer(own, photo.image, threshold) if own is not None else None
             if mine is not None:
                 st.markdown(f"**Your model:** {mine[0]} ({mine[1][mine[0]]:.0%})")
                 if own.taught:

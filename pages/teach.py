@@ -27,6 +27,8 @@ left, right = st.columns(2)
 head = left.radio("Head on the frozen features", ["linear", "one hidden layer"], horizontal=True, key="head")
 augment = right.toggle("Augment: flips, crops and colour jitter", key="augment", help="Applied before the features.")
 views = right.slider("Augmented views per photo", 1, 8, 4, key="views", disabled=not augment) if augment else 0
+if views:  # each view is one more pass through the network, here on the server, once (then kept)
+    right.caption(f"The first time: about {len(album.split()[0]) * views * 0.025:.0f} s for the views' features.")
 with st.expander("Advanced"):
     a, b, c, d = st.columns(4)
     epochs = a.number_input("Epochs", 1, 500, 30, key="epochs")
