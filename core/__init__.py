@@ -3,7 +3,7 @@
 Nothing in `core` imports streamlit: the pages lay out widgets and draw, `core` computes. Start at
 `core.train` (RunConfig, start, fit), which uses `core.datasets`, `core.models`, `core.ops`,
 `core.optim` (SGD and the one-cycle schedule from scratch), `core.device` and `core.evaluate`. Around
-it: `core.jobs` trains runs (and `core.lr_finder`'s sweeps) in worker processes for the app,
+it: `core.jobs` queues runs (and `core.lr_finder`'s sweeps) for the app and `core.trainers` trains them on Ray,
 `core.checkpoint` saves and loads trained models, `core.export` writes a run as a plain script,
 `core.baselines` builds the baseline ladder, `core.foundations` and `core.tables` compute the Learn
 pages, and `core.photos` with `core.models.pretrained` answer "cat, dog or neither?". Comments saying

@@ -1,44 +1,38 @@
-"""Training in the background, many users at once: jobs, the processes that train them, and the queue.
+"""Training in the background, many users at once: jobs, the trainers that train them, and the queue.
 
-A `Job` is one run. It trains in a `Worker`, a separate process that imports PyTorch once, keeps its
-datasets in memory and trains one run at a time; a thread of the server waits on the worker's
-messages and mirrors them into `job.run` (the same data and model, whose weights it receives), so
-the page that started the job polls it and draws, and never waits for it. A learning-rate sweep is
-a job too, whose result is one `Sweep`. Training lives in its own process because a thread would
-share the server's GIL: with a class of 30 pages redrawing, a training thread got about 1% of a core
-and no run finished (bench/README.md). The `Scheduler` (one per server process) caps how many jobs
-train at once - one worker each - and queues the rest first come, first served, telling each queued
-job its place and roughly how long it will wait. A job belongs to whoever holds it; the scheduler
-only counts and orders them.
+A `Job` is one run. It trains on a trainer, a Ray actor (`core.trainers`) that imports PyTorch once,
+keeps its datasets in memory and trains one run at a time - on this machine, or on any machine of a
+Ray cluster; a thread of the server follows the trainer's stream of messages and mirrors them into
+`job.run` (the same data and model, whose weights it receives), so the page that started the job
+polls it and draws, and never waits for it. A learning-rate sweep is a job too, whose result is one
+`Sweep`. Training lives outside the server's process because a thread would share its GIL: with a
+class of 30 pages redrawing, a training thread got about 1% of a core and no run finished
+(bench/README.md). The `Scheduler` (one per server process) caps how many jobs train at once - a CPU
+trainer each, or a GPU one for a CUDA run - and queues the rest first come, first served, one queue per
+kind, telling each queued job its place and roughly how long it will wait. A job belongs to whoever
+holds it; the scheduler only counts and orders them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import itertools
 import os
-import queue
-import socket
-import subprocess
-import sys
 import threading
 import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
 
+import ray
 import torch
 
-from core import datasets
-from core.device import resolve_device
-from core.lr_finder import Sweep, find_lr
-from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started, fit, start
-
-WEIGHTS_EVERY_EVENT = 2_000_000  # models up to this many parameters send their weights with every event
+from core import trainers
+from core.lr_finder import Sweep
+from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started, start
 
 _ids = itertools.count(1)
+_numbers = itertools.count(1)  # a job's number on its trainer, for a cancel that names it
 
 
 def default_max_running() -> int:
@@ -66,145 +60,14 @@ class QueueInfo:
     seconds_to_wait: float | None  # rough estimate; None while unknown
 
 
-def _to_bytes(obj) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)  # tensors by value: nothing shared between the processes to leak or go stale
-    return buffer.getvalue()
-
-
-def _from_bytes(raw: bytes):
-    return torch.load(io.BytesIO(raw), weights_only=False)  # our own process's bytes, never a user's file
-
-
-def serve(fd: int, preload: tuple[str, ...] = (), threads: int = 0) -> None:
-    """A worker process's life (`python -c "from core.jobs import serve; serve(fd)"`): warm the datasets up,
-    then do each job it is sent on its socket `fd`. A training reports every event, and the weights with
-    every event of a small model (else at evaluations and at the end); a learning-rate sweep reports its
-    `Sweep`. A reader thread takes the server's messages - a job to queue, or the number of a job to
-    cancel - so that a cancel lands between two steps."""
-    conn = Connection(fd)
-    jobs: queue.Queue = queue.Queue()
-    cancel, lock = threading.Event(), threading.Lock()
-    current, cancelled = 0, set()  # the job training now (the reader sees each new value); every cancelled job
-
-    def read() -> None:
-        while True:
-            try:
-                raw = conn.recv_bytes()
-            except (EOFError, OSError):
-                raw = b""
-            if not raw:  # the server is gone, or closes us: stop the run and leave
-                cancel.set()
-                jobs.put(None)
-                return
-            kind, number, body = _from_bytes(raw)
-            if kind == "cancel":
-                with lock:
-                    cancelled.add(number)
-                    if number == current:
-                        cancel.set()
-            else:
-                jobs.put((number, kind, body))
-
-    threading.Thread(target=read, name="server-messages", daemon=True).start()
-    if threads:
-        torch.set_num_threads(threads)
-    for key in preload:  # the first run of the default dataset then starts at once
-        with contextlib.suppress(Exception):  # a missing dataset is reported by the run that asks for it
-            datasets.load(key, resolve_device("auto"))
-    while (item := jobs.get()) is not None:
-        number, task, (config, data, options) = item
-        with lock:
-            current = number
-            cancel.clear()
-            if number in cancelled:
-                cancel.set()
-        send = conn.send_bytes
-        try:
-            if task == "find_lr":
-                _sweep(config, data, options, cancel, send)
-            else:
-                _train(config, data, cancel, send)
-        except ConfigError as err:
-            send(_to_bytes(("config", str(err))))
-        except Exception as err:
-            traceback.print_exc()
-            send(_to_bytes(("error", f"{type(err).__name__}: {err}")))
-        send(_to_bytes(("done", None)))
-
-
-def _train(config: RunConfig, data: datasets.Data | None, cancel: threading.Event, send) -> None:
-    """Train a run in this worker, sending each event, and the weights with the events the server's mirror needs."""
-    run = start(config, data)
-    small = sum(p.numel() for p in run.model.parameters()) <= WEIGHTS_EVERY_EVENT
-    for event in fit(run, cancel):
-        evaluated = isinstance(event, Progress) and event.val_loss is not None
-        if isinstance(event, Finished) or evaluated or (small and isinstance(event, Progress)):
-            send(_to_bytes(("weights", {k: v.detach().cpu() for k, v in run.model.state_dict().items()})))
-        send(_to_bytes(("event", event)))
-
-
-def _sweep(config: RunConfig, data: datasets.Data | None, options: dict, cancel: threading.Event, send) -> None:
-    """Sweep the learning rate in this worker; send the `Sweep` (None if stopped), then how it ended."""
-    began = time.perf_counter()
-    try:
-        sweep = find_lr(config, data, cancel=cancel, **options)
-    except ValueError as err:  # the loss exploded at once, or the sweep's bounds make no sense: settings
-        raise ConfigError(str(err)) from None
-    send(_to_bytes(("sweep", sweep)))
-    steps = len(sweep.lrs) if sweep else 0
-    status, message = ("completed", f"Swept {steps} learning rates.") if sweep else ("cancelled", "Stopped.")
-    send(_to_bytes(("event", Finished(status, message, steps, time.perf_counter() - began))))
-
-
-class Worker:
-    """One training process; trains the jobs the scheduler gives it, one at a time.
-
-    A plain subprocess, not multiprocessing's: its spawn re-runs the parent's __main__ in the child, and in
-    a Streamlit server __main__ is whichever page script ran last."""
-
-    def __init__(self, preload: tuple[str, ...] = (), threads: int = 0):
-        ours, theirs = socket.socketpair()
-        call = f"serve({theirs.fileno()}, {preload!r}, {threads})"
-        command = [sys.executable, "-c", f"from core.jobs import serve; {call}"]
-        self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), cwd=datasets.PROJECT_DIR)
-        theirs.close()
-        self.conn = Connection(ours.detach())
-        self._number = 0
-        self._send = threading.Lock()
-
-    def submit(self, task: str, config: RunConfig, data: datasets.Data | None, options: dict) -> int:
-        """Queue a job ("train" or "find_lr") on the worker; its number, for `cancel`."""
-        with self._send:
-            self._number += 1
-            body = (config, None if data is None else data.to("cpu"), options)
-            self.conn.send_bytes(_to_bytes((task, self._number, body)))
-            return self._number
-
-    def cancel(self, number: int) -> None:
-        with self._send, contextlib.suppress(OSError):
-            self.conn.send_bytes(_to_bytes(("cancel", number, None)))
-
-    def receive(self) -> tuple[str, object]:
-        """The next message; EOFError when the process has died."""
-        return _from_bytes(self.conn.recv_bytes())
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def close(self) -> None:
-        with self._send, contextlib.suppress(OSError):
-            self.conn.send_bytes(b"")
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.conn.close()
+NO_GPU = (
+    "This run asks for device=cuda, but no machine here has a GPU: choose device auto or cpu, or add a GPU "
+    "machine to the trainers' cluster (README: Many students: more machines)."
+)
 
 
 class Job:
-    """A run that trains in a worker process; read its state at any time, stop it at any time.
+    """A run that trains on a trainer (a Ray actor); read its state at any time, stop it at any time.
 
     A job's task is "train" (its results land in `run`) or "find_lr", a learning-rate sweep on a fresh
     model of the config (`options` are find_lr's; its result lands in `sweep`): heavy work either way,
@@ -234,8 +97,10 @@ class Job:
         self.cancel = threading.Event()
         self.progressed = threading.Event()  # set at the first progress event, or when the job ends without one
         self._data = data
-        self._worker: Worker | None = None  # while it trains
-        self._number = 0  # its number on that worker
+        self.kind = trainers.kind(config)  # "cpu" or "gpu": the trainer it needs, and the queue it waits in
+        self.node: str | None = None  # the Ray node its trainer runs on, once it runs
+        self._trainer = None  # the trainer's actor handle, while it trains
+        self._number = 0  # its number on that trainer
         self._thread = threading.Thread(target=self._work, name=f"train-{self.id}", daemon=True)
 
     @property
@@ -288,9 +153,10 @@ class Job:
 
     def stop(self) -> None:
         self.cancel.set()
-        worker, number = self._worker, self._number
-        if worker is not None:
-            worker.cancel(number)  # the worker stops between two steps
+        trainer, number = self._trainer, self._number
+        if trainer is not None:
+            with contextlib.suppress(ray.exceptions.RayError):  # a dead trainer has nothing left to stop
+                trainer.cancel.remote(number)  # the trainer stops between two steps
         self.scheduler._wake()  # a queued job leaves the queue now, not at the next poll
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -299,24 +165,33 @@ class Job:
 
     def _work(self) -> None:
         if not self.scheduler._acquire(self):
-            self.outcome = Finished("cancelled", "Stopped before it started.", 0, 0.0)
+            if self.error is None:
+                self.outcome = Finished("cancelled", "Stopped before it started.", 0, 0.0)
             self.progressed.set()
             if self.recorder is not None:
                 self.recorder.ended(self)
             return
-        worker, reusable = None, False
+        trainer, reusable = None, False
         try:
-            if self.task == "train":  # the mirror; a sweep's model is thrown away, so the server builds none
-                self.run = start(self.config, self._data)  # settings errors show here, before a worker is asked
-            worker = self.scheduler._take_worker()
-            self._number = worker.submit(self.task, self.config, self._data, self.options)
-            self._worker = worker
-            if self.cancel.is_set():  # stopped while the worker was being handed the job
-                worker.cancel(self._number)
-            self._follow(worker)
-            reusable = True  # it said "done": ready for the next job
+            if self.task == "train":  # the mirror, on this process's CPU; a sweep's model is thrown away
+                mirror = start(replace(self.config, device="cpu"), self._data)  # settings errors show here, at once
+                self.run = replace(mirror, config=self.config)
+            trainer = self.scheduler._take_trainer(self.kind)
+            self._number = next(_numbers)
+            data = None if self._data is None else self._data.to("cpu")
+            stream = trainer.work.options(num_returns="streaming").remote(
+                self._number, self.task, self.config, data, self.options
+            )
+            self._trainer = trainer
+            if self.cancel.is_set():  # stopped while the trainer was being handed the job
+                trainer.cancel.remote(self._number)
+            self._follow(stream)
+            # its stream ended: ready for the next job; a GPU trainer is let go, so a GPU never idles in one server
+            reusable = self.kind == "cpu"
         except ConfigError as err:
             self._fail(str(err), settings=True)
+        except ray.exceptions.RayError as err:  # the trainer died, or its machine left the cluster
+            self.error = trainers.why_lost(err)
         except Exception as err:  # shown on the page; the server and the other users go on
             self._fail(f"{type(err).__name__}: {err}")
             traceback.print_exc()
@@ -325,21 +200,20 @@ class Job:
             if self.recorder is not None:
                 self.recorder.ended(self)
             self._data = None
-            self._worker = None
-            self.scheduler._release(self, worker if reusable else None)
-            if worker is not None and not reusable:
-                worker.close()
+            self._trainer = None
+            self.scheduler._release(self, trainer if reusable else None)
+            if trainer is not None and not reusable:
+                with contextlib.suppress(Exception):
+                    ray.kill(trainer)
 
-    def _follow(self, worker: Worker) -> None:
-        """Mirror the worker's messages into self.run until it is done with this job."""
+    def _follow(self, stream) -> None:
+        """Mirror the trainer's messages into self.run until its stream ends."""
         run = self.run
-        while True:
-            try:
-                kind, payload = worker.receive()
-            except (EOFError, OSError):
-                raise RuntimeError("the training process ended unexpectedly (out of memory?)") from None
-            if kind == "done":
-                return
+        for ref in stream:
+            kind, payload = ray.get(ref)
+            if kind == "node":
+                self.node = payload
+                continue
             if self.recorder is not None:
                 self.recorder.message(self, kind, payload)  # a queue's put: it never waits on the store
             if kind == "weights":
@@ -363,28 +237,57 @@ class Job:
 
 
 class Scheduler:
-    """Runs at most `max_running` jobs at once, each in a worker process; the others wait in a first-come,
-    first-served queue."""
+    """Runs at most `max_running` CPU jobs at once, and as many CUDA jobs as there are GPUs, each on a Ray
+    trainer; the others wait in first-come, first-served queues, one per kind.
+
+    On the embedded local Ray `max_running` is the server's own count (one per two cores). On a cluster
+    (`DASHBOARD_RAY_ADDRESS`) it is, unless DASHBOARD_MAX_TRAININGS says otherwise, as many trainers as the
+    cluster's CPUs hold, counted anew as machines join or leave."""
 
     def __init__(self, max_running: int | None = None):
-        self.max_running = max_running or default_max_running()
-        self.threads = default_threads(self.max_running)
+        self.cluster = trainers.connect()
+        fixed = max_running or not self.cluster or "DASHBOARD_MAX_TRAININGS" in os.environ
+        self._fixed = (max_running or default_max_running()) if fixed else 0  # 0: the cluster's CPUs say
+        configured = os.environ.get("DASHBOARD_TRAIN_THREADS", "")
+        # each trainer's PyTorch threads, and the CPUs it asks Ray for; a cluster's trainers take one unless told
+        own = int(configured) if configured.isdecimal() and int(configured) > 0 else 1
+        self.threads = default_threads(self._fixed) if not self.cluster else own
         self._cond = threading.Condition()
         self._queue: deque[Job] = deque()
         self._running: set[Job] = set()
-        self._idle: list[Worker] = []  # started and free; at most max_running workers exist
+        self._idle: dict[str, list] = {"cpu": [], "gpu": []}  # trainers started and free, by kind
         self._preload: tuple[str, ...] = ()
 
+    @property
+    def max_running(self) -> int:
+        """How many CPU jobs may train at once."""
+        if self._fixed:
+            return self._fixed
+        return max(1, trainers.cluster_cpus() // self.threads)
+
+    def machines(self) -> int:
+        """How many machines (Ray nodes) are up."""
+        return sum(node["Alive"] for node in ray.nodes())
+
+    def capacity(self, kind: str) -> int:
+        return self.max_running if kind == "cpu" else trainers.cluster_gpus()
+
+    def _new_trainer(self, kind: str):
+        options = dict(trainers.request(kind))
+        if kind == "cpu":
+            options["num_cpus"] = self.threads
+        return trainers.Trainer.options(**options).remote(self._preload, self.threads if kind == "cpu" else 0)
+
     def warm_up(self, preload: tuple[str, ...] = ()) -> Scheduler:
-        """Start every worker now (each imports PyTorch and loads `preload`), so that the first Train is quick."""
+        """Start the CPU trainers now (each imports PyTorch and loads `preload`), so that the first Train is quick."""
         with self._cond:
             self._preload = preload
-            while len(self._idle) + len(self._running) < self.max_running:
-                self._idle.append(Worker(preload, self.threads))
+            while len(self._idle["cpu"]) + len(self._running) < self.max_running:
+                self._idle["cpu"].append(self._new_trainer("cpu"))
         return self
 
     def close(self) -> None:
-        """Stop every job and end the workers (tests; the server's end does it for daemon processes)."""
+        """Stop every job and end the trainers (tests; the server's end takes Ray down with it)."""
         with self._cond:
             jobs = list(self._queue) + list(self._running)
         for job in jobs:
@@ -392,9 +295,10 @@ class Scheduler:
         for job in jobs:
             job.wait(10)
         with self._cond:
-            idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.close()
+            idle, self._idle = [t for ts in self._idle.values() for t in ts], {"cpu": [], "gpu": []}
+        for trainer in idle:
+            with contextlib.suppress(Exception):
+                ray.kill(trainer)
 
     def submit(self, config: RunConfig, data=None, label="", task="train", options=None, **record) -> Job:
         job = Job(config, self, data, label, task, options, **record)
@@ -403,21 +307,28 @@ class Scheduler:
         job._thread.start()
         return job
 
-    def has_free_slot(self) -> bool:
-        """Would a job submitted now start at once?"""
+    def _of(self, kind: str) -> tuple[list[Job], list[Job]]:
+        """(queued, running) jobs of one kind, under the lock."""
+        return [j for j in self._queue if j.kind == kind], [j for j in self._running if j.kind == kind]
+
+    def has_free_slot(self, config: RunConfig | None = None) -> bool:
+        """Would a job (of `config`'s kind; a CPU one by default) submitted now start at once?"""
+        kind = trainers.kind(config) if config is not None else "cpu"
+        capacity = self.capacity(kind)
         with self._cond:
-            return not self._queue and len(self._running) < self.max_running
+            queued, running = self._of(kind)
+            return not queued and len(running) < capacity
 
     def is_running(self, job: Job) -> bool:
         return job in self._running
 
     def queue_info(self, job: Job) -> QueueInfo | None:
-        """Where a queued job stands; None once it runs."""
+        """Where a queued job stands among the jobs of its kind; None once it runs."""
         with self._cond:
             if job not in self._queue:
                 return None
-            position = list(self._queue).index(job) + 1
-            running = list(self._running)
+            queued, running = self._of(job.kind)
+            position = queued.index(job) + 1
         left = sorted(j.seconds_left for j in running if j.seconds_left is not None)
         # the job starts when `position` of the running jobs have finished, assuming queued ones are alike
         wait = None
@@ -428,12 +339,21 @@ class Scheduler:
         return QueueInfo(position, len(running), wait)
 
     def _acquire(self, job: Job) -> bool:
+        """Wait for the job's turn and a free trainer of its kind; False if it was stopped (or cannot run)."""
+        while True:
+            capacity = self.capacity(job.kind)  # a cluster's machines come and go: counted anew each time
+            with self._cond:
+                queued, running = self._of(job.kind)
+                if job.cancel.is_set() or capacity == 0 or (queued[0] is job and len(running) < capacity):
+                    break
+                self._cond.wait(timeout=5.0)  # woken by a release or a stop; the timeout re-counts the machines
         with self._cond:
-            while not job.cancel.is_set() and not (self._queue[0] is job and len(self._running) < self.max_running):
-                self._cond.wait(timeout=5.0)  # woken by a release or a stop; the timeout is a safety net
             self._queue.remove(job)
+            self._cond.notify_all()
             if job.cancel.is_set():
-                self._cond.notify_all()
+                return False
+            if capacity == 0:
+                job._fail(NO_GPU, settings=True)
                 return False
             self._running.add(job)
             return True
@@ -442,16 +362,15 @@ class Scheduler:
         with self._cond:
             self._cond.notify_all()
 
-    def _take_worker(self) -> Worker:
+    def _take_trainer(self, kind: str):
         with self._cond:
-            if self._idle:
-                return self._idle.pop()
-            preload = self._preload
-        return Worker(preload, self.threads)  # the first job of a scheduler that was not warmed up, or after a crash
+            if self._idle[kind]:
+                return self._idle[kind].pop()
+        return self._new_trainer(kind)  # the first job of a kind, of a scheduler not warmed up, or after a loss
 
-    def _release(self, job: Job, worker: Worker | None) -> None:
+    def _release(self, job: Job, trainer) -> None:
         with self._cond:
             self._running.discard(job)
-            if worker is not None and worker.alive():
-                self._idle.append(worker)
+            if trainer is not None:
+                self._idle[job.kind].append(trainer)
             self._cond.notify_all()

@@ -50,7 +50,7 @@ class RunBook:
         self.scheduler, self.store, self.is_active = scheduler, store, is_active
         self.grace, self.clock = grace_seconds(), time.monotonic
         self.live: dict[int, Job] = {}  # run id -> the job this server trains, until its end is in the store
-        self._weights: dict[int, dict] = {}  # run id -> the latest weights its worker sent
+        self._weights: dict[int, dict] = {}  # run id -> the latest weights its trainer sent
         self._sessions: dict[str, set[str]] = {}  # owner -> their pages' session ids
         self._gone_since: dict[str, float] = {}
         self._seen: dict[str, float] = {}

@@ -52,7 +52,7 @@ def submit(config: RunConfig, data: datasets.Data | None, label: str, wait: floa
 
     When a trainer is free, wait up to `wait` seconds for its first progress (a sweep's: its end), so that the
     run after the click already shows it; a queued job cannot show anything soon, so it does not wait."""
-    starts_now = scheduler().has_free_slot()
+    starts_now = scheduler().has_free_slot(config)
     job = book().submit(owner(), config, data, label, **task)
     if starts_now:
         job.progressed.wait(timeout=wait)

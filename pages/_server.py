@@ -100,7 +100,12 @@ def store_notice() -> None:
 
 
 def device_caption() -> str:
-    """Where training runs: the trainers' device and threads (not this server process's), and how many train at once."""
+    """Where training runs: the trainers' device and threads (not this server process's), and how many train at once;
+    on a Ray cluster, its machines."""
     trainers = scheduler()
     at_once = f"{trainers.max_running} training{'s' * (trainers.max_running > 1)} at once"
+    if trainers.cluster:
+        machines = trainers.machines()
+        where = f"a Ray cluster of {machines} machine{'s' * (machines > 1)} ({trainers.capacity('gpu')} GPUs)"
+        return f"{where}, {at_once}; more wait in a queue"
     return f"{describe(resolve_device('auto'), trainers.threads)}, {at_once}; more wait in a queue"

@@ -1,0 +1,167 @@
+"""Trainers as Ray actors: the embedded local Ray by default, a cluster when `DASHBOARD_RAY_ADDRESS` names one.
+
+`connect` starts Ray once per process - no dashboard, a 200 MB object store, token authentication on
+(Ray 2.60's default, kept) - or joins the cluster at `DASHBOARD_RAY_ADDRESS`, whose machines hold the
+project at the same path. A `Trainer` actor imports PyTorch once, keeps its datasets loaded and does one job at a time:
+`work` is a streaming generator of the job's messages (the node it runs on, then weights, events, a
+sweep's result, a settings error or a crash, as `core.jobs` mirrors them), and `cancel`, on the
+actor's second thread, stops a job between two steps. `request` says what a job asks Ray for: one
+CPU trainer, or one GPU for a run with device "cuda", and Ray places it on a node that has it.
+`why_lost` turns Ray's error for a dead trainer into the sentence a user reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+
+import ray
+import torch
+
+from core import datasets
+from core.device import resolve_device
+from core.lr_finder import find_lr
+from core.train import ConfigError, Finished, Progress, RunConfig, fit, start
+
+ADDRESS_VARIABLE = "DASHBOARD_RAY_ADDRESS"
+OBJECT_STORE_MB = 200  # events and weights are small; Ray's default would take 30% of the memory
+LOCAL_CPUS = 8  # the local Ray's logical CPUs: enough for every trainer of this process (our queue caps them)
+WEIGHTS_EVERY_EVENT = 2_000_000  # models up to this many parameters send their weights with every event
+CPU_REQUEST = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}  # a class's runs over every machine
+GPU_REQUEST = {"num_cpus": 1, "num_gpus": 1}
+MACHINE_LOST = "the trainer's machine was lost"
+_lock = threading.Lock()
+
+
+def address() -> str | None:
+    return os.environ.get(ADDRESS_VARIABLE) or None
+
+
+def connect() -> bool:
+    """Start the local Ray, or join the cluster, once per process (safe from any thread); True for a cluster."""
+    with _lock:
+        if not ray.is_initialized():
+            # Ray's processes die with the *thread* that started them (Linux's parent-death signal), and Streamlit
+            # runs each script run in a thread that ends: so a thread that lives as long as the process starts Ray
+            started, failed = threading.Event(), []
+            threading.Thread(target=_keep_ray, args=(started, failed), name="ray-keeper", daemon=True).start()
+            started.wait()
+            if failed:
+                raise failed[0]
+        return address() is not None
+
+
+def _keep_ray(started: threading.Event, failed: list) -> None:
+    try:
+        # every node's trainers import `core` from the project, which each machine has at the same path (README)
+        env = {"PYTHONPATH": str(datasets.PROJECT_DIR), "DASHBOARD_DATA": str(datasets.data_dir())}
+        quiet = dict(logging_level=logging.WARNING, log_to_driver=True, runtime_env={"env_vars": env})
+        if address():
+            ray.init(address=address(), **quiet)
+        else:
+            memory, cpus = OBJECT_STORE_MB * 2**20, max(LOCAL_CPUS, os.cpu_count() or 1)
+            ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=memory, **quiet)
+    except BaseException as err:  # noqa: BLE001 - handed to the caller, in its thread
+        failed.append(err)
+    finally:
+        started.set()
+    threading.Event().wait()  # never set: this thread lives, and so do Ray's processes, until the process ends
+
+
+def cluster_cpus() -> int:
+    return int(ray.cluster_resources().get("CPU", 0))
+
+
+def cluster_gpus() -> int:
+    return int(ray.cluster_resources().get("GPU", 0))
+
+
+def kind(config: RunConfig) -> str:
+    """ "gpu" for a run that asks for CUDA, else "cpu": which kind of trainer, and which queue, it needs."""
+    return "gpu" if config.device == "cuda" else "cpu"
+
+
+def request(trainer_kind: str) -> dict:
+    return GPU_REQUEST if trainer_kind == "gpu" else CPU_REQUEST
+
+
+def why_lost(err: Exception) -> str:
+    """A dead trainer's sentence: its machine lost (a node gone), or its process ended (out of memory, killed)."""
+    text = str(err)
+    node = getattr(err, "_node_id", None) or ""
+    gone = "node" in text.lower() and ("died" in text.lower() or "dead" in text.lower() or "removed" in text.lower())
+    if gone or (node and node not in {n["NodeID"] for n in ray.nodes() if n["Alive"]}):
+        return f"Training failed: {MACHINE_LOST} (its node left the cluster). Train again: another trainer takes it."
+    return "Training failed: the training process ended unexpectedly (out of memory?)"
+
+
+def _train(config: RunConfig, data: datasets.Data | None, cancel: threading.Event) -> Iterator[tuple]:
+    """Train a run, yielding each event, and the weights with the events the server's mirror needs."""
+    run = start(config, data)
+    small = sum(p.numel() for p in run.model.parameters()) <= WEIGHTS_EVERY_EVENT
+    for event in fit(run, cancel):
+        evaluated = isinstance(event, Progress) and event.val_loss is not None
+        if isinstance(event, Finished) or evaluated or (small and isinstance(event, Progress)):
+            yield "weights", {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
+        yield "event", event
+
+
+def _sweep(config: RunConfig, data: datasets.Data | None, options: dict, cancel: threading.Event) -> Iterator[tuple]:
+    """Sweep the learning rate; yield the `Sweep` (None if stopped), then how it ended."""
+    began = time.perf_counter()
+    try:
+        sweep = find_lr(config, data, cancel=cancel, **options)
+    except ValueError as err:  # the loss exploded at once, or the sweep's bounds make no sense: settings
+        raise ConfigError(str(err)) from None
+    yield "sweep", sweep
+    steps = len(sweep.lrs) if sweep else 0
+    status, message = ("completed", f"Swept {steps} learning rates.") if sweep else ("cancelled", "Stopped.")
+    yield "event", Finished(status, message, steps, time.perf_counter() - began)
+
+
+@ray.remote(max_concurrency=2)  # one thread trains, the other takes a cancel at any moment
+class Trainer:
+    """One trainer: PyTorch imported once, `preload`'s datasets kept, one job at a time."""
+
+    def __init__(self, preload: tuple[str, ...] = (), threads: int = 0):
+        if threads:
+            torch.set_num_threads(threads)
+        self._cancel, self._lock = threading.Event(), threading.Lock()
+        self._current, self._cancelled = 0, set()  # the job training now; every job cancelled
+        for key in preload:  # the first run of the default dataset then starts at once
+            with contextlib.suppress(Exception):  # a missing dataset is reported by the run that asks for it
+                datasets.load(key, resolve_device("auto"))
+
+    def ready(self) -> tuple[str, int]:
+        """The node this trainer lives on, and its process id (and, once it answers, that it is up)."""
+        return ray.get_runtime_context().get_node_id(), os.getpid()
+
+    def work(self, number: int, task: str, config: RunConfig, data, options: dict) -> Iterator[tuple]:
+        """Do job `number` ("train" or "find_lr"), streaming its messages as (kind, payload)."""
+        with self._lock:
+            self._current = number
+            self._cancel.clear()
+            if number in self._cancelled:
+                self._cancel.set()
+        yield "node", ray.get_runtime_context().get_node_id()
+        try:
+            if task == "find_lr":
+                yield from _sweep(config, data, options, self._cancel)
+            else:
+                yield from _train(config, data, self._cancel)
+        except ConfigError as err:
+            yield "config", str(err)
+        except Exception as err:  # the job's own failure: the trainer lives on for the next one
+            traceback.print_exc()
+            yield "error", f"{type(err).__name__}: {err}"
+
+    def cancel(self, number: int) -> None:
+        with self._lock:
+            self._cancelled.add(number)
+            if number == self._current:
+                self._cancel.set()

@@ -1,0 +1,94 @@
+"""Scale-out, simulated: a Ray cluster of two nodes on this machine (`ray.cluster_utils.Cluster`), the app's
+scheduler joined to it through DASHBOARD_RAY_ADDRESS, as a school's servers would join their GPU machines.
+
+The head node has 1 CPU; the second has 2 CPUs and advertises 1 GPU, a stand-in (there is no CUDA here), so a
+run with device=cuda is placed there and then says that CUDA is not available on that machine: on a real GPU
+machine it would train. The runs are d2l's synthetic regression at batch 1, "running" for as long as needed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from core import trainers
+from core.jobs import Scheduler
+from core.train import RunConfig
+
+LONG = RunConfig(model="linear", dataset="synthetic", lr=0.01, batch_size=1, epochs=1000)
+SHORT = RunConfig(model="linear", dataset="synthetic", lr=0.03, batch_size=10, epochs=2)
+
+
+def wait_until(condition, timeout: float = 90.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    """Two nodes; this process's Ray joined to them (and, afterwards, back to none: the next test starts its own)."""
+    import streamlit as st
+
+    ray.shutdown()
+    sim = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 1})
+    monkeypatch.setenv(trainers.ADDRESS_VARIABLE, sim.address)
+    monkeypatch.delenv("DASHBOARD_MAX_TRAININGS", raising=False)
+    trainers.connect()  # the server joins while only the head is up, so its driver is the head's (never lost)
+    gpu_node = sim.add_node(num_cpus=2, num_gpus=1)  # a machine joins the running cluster
+    sim.wait_for_nodes()
+    yield sim, sim.head_node.node_id, gpu_node
+    ray.shutdown()
+    sim.shutdown()
+    st.cache_resource.clear()  # a page's scheduler of the cluster would hold its dead trainers
+
+
+def test_runs_spread_over_two_machines_cuda_goes_to_the_gpu_one_and_a_lost_machine_fails_only_its_runs(cluster):
+    sim, head, gpu_node = cluster
+    scheduler = Scheduler()
+    assert scheduler.cluster and scheduler.max_running == 3  # the cluster's CPUs, a trainer each
+    jobs = []
+    try:
+        a, b = scheduler.submit(LONG, label="a"), scheduler.submit(LONG, label="b")
+        jobs += [a, b]
+        wait_until(lambda: a.history and b.history, what="two runs to train")
+        assert {a.node, b.node} == {head, gpu_node.node_id}, "the trainers spread over both machines"
+
+        cuda = scheduler.submit(replace(SHORT, device="cuda"), label="cuda")
+        jobs.append(cuda)
+        assert cuda.wait(90)
+        assert cuda.node == gpu_node.node_id, "a CUDA run goes to the machine with the GPU, only"
+        assert "'cuda' is not available" in cuda.error  # the stand-in GPU: on a real one it trains
+
+        third = scheduler.submit(LONG, label="third")  # the third CPU: the GPU machine's second one
+        jobs.append(third)
+        wait_until(lambda: third.history, what="a third run")
+        queued = [scheduler.submit(SHORT, label=f"queued {k}") for k in range(2)]
+        jobs += queued
+        assert [scheduler.queue_info(j).position for j in queued] == [1, 2]
+
+        on_lost = [j for j in (a, b, third) if j.node == gpu_node.node_id]
+        survivor = next(j for j in (a, b) if j.node == head)
+        sim.remove_node(gpu_node)  # the machine is lost mid-run
+        for job in on_lost:
+            assert job.wait(90)
+            assert job.outcome is None and trainers.MACHINE_LOST in job.error, job.error
+        steps = len(survivor.history)
+        wait_until(lambda: len(survivor.history) > steps, what="the run on the other machine to go on")
+        assert survivor.state == "running"
+
+        survivor.stop()  # its CPU frees: the queue, kept across the loss, trains on the machine that is left
+        for job in queued:
+            assert job.wait(120), f"{job.label} never ran"
+            assert job.outcome.status == "completed" and job.node == head, (job.error, job.node)
+    finally:
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.wait(30)
+        scheduler.close()
