@@ -245,7 +245,8 @@ class Scheduler:
     cluster's CPUs hold, counted anew as machines join or leave."""
 
     def __init__(self, max_running: int | None = None):
-        self.cluster = trainers.connect()
+        self.cluster = trainers.address() is not None
+        trainers.start_ray()  # Ray comes up in the background: the first page need not wait for it
         fixed = max_running or not self.cluster or "DASHBOARD_MAX_TRAININGS" in os.environ
         self._fixed = (max_running or default_max_running()) if fixed else 0  # 0: the cluster's CPUs say
         configured = os.environ.get("DASHBOARD_TRAIN_THREADS", "")
@@ -263,16 +264,22 @@ class Scheduler:
         """How many CPU jobs may train at once."""
         if self._fixed:
             return self._fixed
+        trainers.connect()
         return max(1, trainers.cluster_cpus() // self.threads)
 
     def machines(self) -> int:
         """How many machines (Ray nodes) are up."""
+        trainers.connect()
         return sum(node["Alive"] for node in ray.nodes())
 
     def capacity(self, kind: str) -> int:
-        return self.max_running if kind == "cpu" else trainers.cluster_gpus()
+        if kind == "cpu":
+            return self.max_running
+        trainers.connect()
+        return trainers.cluster_gpus()
 
     def _new_trainer(self, kind: str):
+        trainers.connect()
         options = dict(trainers.request(kind))
         if kind == "cpu":
             options["num_cpus"] = self.threads
@@ -280,6 +287,7 @@ class Scheduler:
 
     def warm_up(self, preload: tuple[str, ...] = ()) -> Scheduler:
         """Start the CPU trainers now (each imports PyTorch and loads `preload`), so that the first Train is quick."""
+        trainers.connect()
         with self._cond:
             self._preload = preload
             while len(self._idle["cpu"]) + len(self._running) < self.max_running:

@@ -1,13 +1,14 @@
 """Trainers as Ray actors: the embedded local Ray by default, a cluster when `DASHBOARD_RAY_ADDRESS` names one.
 
-`connect` starts Ray once per process - no dashboard, a 200 MB object store, token authentication on
-(Ray 2.60's default, kept) - or joins the cluster at `DASHBOARD_RAY_ADDRESS`, whose machines hold the
-project at the same path. A `Trainer` actor imports PyTorch once, keeps its datasets loaded and does one job at a time:
+`start_ray` begins starting Ray in the background, once per process, and `connect` waits for it: the
+local Ray has no dashboard, a 200 MB object store and token authentication on (Ray 2.60's default,
+kept); with `DASHBOARD_RAY_ADDRESS` it joins that cluster, whose machines hold the project at the same
+path. A `Trainer` actor imports PyTorch once, keeps its datasets loaded and does one job at a time:
 `work` is a streaming generator of the job's messages (the node it runs on, then weights, events, a
 sweep's result, a settings error or a crash, as `core.jobs` mirrors them), and `cancel`, on the
 actor's second thread, stops a job between two steps. `request` says what a job asks Ray for: one
-CPU trainer, or one GPU for a run with device "cuda", and Ray places it on a node that has it.
-`why_lost` turns Ray's error for a dead trainer into the sentence a user reads.
+CPU trainer (spread over the machines), or one GPU for a run with device "cuda", which Ray places on a
+node that has it. `why_lost` turns Ray's error for a dead trainer into the sentence a user reads.
 """
 
 from __future__ import annotations
@@ -36,24 +37,34 @@ CPU_REQUEST = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}  # a class's runs
 GPU_REQUEST = {"num_cpus": 1, "num_gpus": 1}
 MACHINE_LOST = "the trainer's machine was lost"
 _lock = threading.Lock()
+_state: dict = {}  # "ready": set once Ray is up (or failed to start), "failed": the error, if it did
 
 
 def address() -> str | None:
     return os.environ.get(ADDRESS_VARIABLE) or None
 
 
-def connect() -> bool:
-    """Start the local Ray, or join the cluster, once per process (safe from any thread); True for a cluster."""
+def start_ray() -> threading.Event:
+    """Begin starting the local Ray, or joining the cluster, once per process (safe from any thread), without
+    waiting: the event is set once it is up (or failed). `connect` waits for it."""
     with _lock:
-        if not ray.is_initialized():
-            # Ray's processes die with the *thread* that started them (Linux's parent-death signal), and Streamlit
-            # runs each script run in a thread that ends: so a thread that lives as long as the process starts Ray
-            started, failed = threading.Event(), []
-            threading.Thread(target=_keep_ray, args=(started, failed), name="ray-keeper", daemon=True).start()
-            started.wait()
-            if failed:
-                raise failed[0]
-        return address() is not None
+        ready = _state.get("ready")
+        if ready is not None and (not ready.is_set() or ray.is_initialized()):
+            return ready  # on its way, or up
+        # Ray's processes die with the *thread* that started them (Linux's parent-death signal), and Streamlit
+        # runs each script run in a thread that ends: so a thread that lives as long as the process starts Ray
+        ready, failed = threading.Event(), []
+        _state.update(ready=ready, failed=failed)
+        threading.Thread(target=_keep_ray, args=(ready, failed), name="ray-keeper", daemon=True).start()
+        return ready
+
+
+def connect() -> bool:
+    """Ray, started or joined (waiting for it if need be); True for a cluster."""
+    start_ray().wait()
+    if _state["failed"]:
+        raise _state["failed"][0]
+    return address() is not None
 
 
 def _keep_ray(started: threading.Event, failed: list) -> None:

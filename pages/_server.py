@@ -1,7 +1,8 @@
 """What one server shares between its sessions, and who a session belongs to.
 
-The trainers (`core.jobs.Scheduler`), the run store (`core.store`) and the book of runs on top of them
-(`core.runs.RunBook`) are made once per server; so are the datasets. A browser is an *owner*: a random id
+The trainers (`core.jobs.Scheduler`, on the local Ray it starts or a cluster's: `core.trainers`), the run
+store (`core.store`) and the book of runs on top of them (`core.runs.RunBook`) are made once per server; so
+are the datasets. A browser is an *owner*: a random id
 of 192 bits kept in a cookie, which a reload, a new tab and a server restart all send back, and which a
 shared link never carries (README: "Your runs"). Every page calls `owner()` first: it reads or makes
 the id, and tells the book that a page of that owner is open, so that their runs go on training while
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -40,10 +42,14 @@ def _use_our_navigation() -> None:
 _use_our_navigation()
 
 
-@st.cache_resource(show_spinner="Starting the trainers (once per server, a few seconds)...")
+@st.cache_resource(show_spinner=False)
 def scheduler() -> Scheduler:
-    """The server's trainers, started at once: the first Train need not wait for PyTorch to import."""
-    return Scheduler().warm_up(("fashion_mnist",) if datasets.status("fashion_mnist").available else ())
+    """The server's trainers, started at once in the background (Ray, then each trainer importing PyTorch and
+    loading Fashion-MNIST): the first page does not wait for them, and the first Train rarely does."""
+    trainers = Scheduler()
+    preload = ("fashion_mnist",) if datasets.status("fashion_mnist").available else ()
+    threading.Thread(target=trainers.warm_up, args=(preload,), name="warm-up", daemon=True).start()
+    return trainers
 
 
 @st.cache_resource(show_spinner="Opening the run store...")

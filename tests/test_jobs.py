@@ -224,3 +224,25 @@ def test_a_sweep_can_be_stopped_and_a_hopeless_one_is_explained(scheduler):
     assert hopeless.sweep is None and hopeless.error.startswith("The sweep could not run: need 0 < start_lr < end_lr")
     with pytest.raises(ValueError, match="unknown task 'predict'"):
         scheduler.submit(SHORT, task="predict")
+
+
+def test_a_gpu_run_waits_in_a_queue_of_its_own_with_its_place_while_cpu_runs_go_on(scheduler, monkeypatch):
+    """Runs that need the GPU queue for it, apart: the second waits, told its place, and a CPU run does not wait
+    behind it. (No GPU here: runs of seed 7 stand in for CUDA runs, and their trainers ask Ray for a CPU.)"""
+    from dataclasses import replace
+
+    from core import trainers
+
+    monkeypatch.setattr(trainers, "kind", lambda config: "gpu" if config.seed == 7 else "cpu")
+    monkeypatch.setattr(trainers, "cluster_gpus", lambda: 1)
+    monkeypatch.setattr(trainers, "GPU_REQUEST", {"num_cpus": 1})
+    first = scheduler.submit(replace(LONG, seed=7), label="gpu 1")
+    wait_training(first)
+    second = scheduler.submit(replace(LONG, seed=7), label="gpu 2")
+    cpu = scheduler.submit(SHORT, label="cpu")
+    assert cpu.wait(60) and cpu.outcome.status == "completed"
+    info = scheduler.queue_info(second)
+    assert (info.position, info.running) == (1, 1) and second.state == "queued"
+    assert not scheduler.has_free_slot(second.config) and scheduler.has_free_slot(SHORT)
+    first.stop()
+    wait_training(second, timeout=60)
