@@ -191,7 +191,7 @@ class Job:
         except ConfigError as err:
             self._fail(str(err), settings=True)
         except ray.exceptions.RayError as err:  # the trainer died, or its machine left the cluster
-            self.error = trainers.why_lost(err)
+            self.error = trainers.why_lost(err, self.node)
         except Exception as err:  # shown on the page; the server and the other users go on
             self._fail(f"{type(err).__name__}: {err}")
             traceback.print_exc()

@@ -101,12 +101,12 @@ def request(trainer_kind: str) -> dict:
     return GPU_REQUEST if trainer_kind == "gpu" else CPU_REQUEST
 
 
-def why_lost(err: Exception) -> str:
-    """A dead trainer's sentence: its machine lost (a node gone), or its process ended (out of memory, killed)."""
-    text = str(err)
-    node = getattr(err, "_node_id", None) or ""
-    gone = "node" in text.lower() and ("died" in text.lower() or "dead" in text.lower() or "removed" in text.lower())
-    if gone or (node and node not in {n["NodeID"] for n in ray.nodes() if n["Alive"]}):
+def why_lost(err: Exception, node: str | None) -> str:
+    """A dead trainer's sentence: its machine lost (its `node` gone, or Ray saying so before the cluster has
+    noticed), or its process ended (out of memory, killed)."""
+    text = str(err).lower()
+    said = "node" in text and any(word in text for word in ("died", "dead", "removed"))
+    if said or (node is not None and node not in {n["NodeID"] for n in ray.nodes() if n["Alive"]}):
         return f"Training failed: {MACHINE_LOST} (its node left the cluster). Train again: another trainer takes it."
     return "Training failed: the training process ended unexpectedly (out of memory?)"
 

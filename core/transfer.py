@@ -63,6 +63,11 @@ def shrink(img: Image.Image) -> Image.Image:
     return T.Resize(SIDE, antialias=True)(_central_square(img.convert("RGB")))
 
 
+def seen(img: Image.Image) -> Image.Image:
+    """The 224x224 part of a photo the backbone sees (its centre square, resized, cropped): where a map is drawn."""
+    return T.CenterCrop(CROP)(shrink(img))
+
+
 def to_input(img: Image.Image) -> torch.Tensor:
     """Any photo -> (3, 224, 224), normalised as the backbone was trained (the photo page's path too)."""
     return _to_input(shrink(img))

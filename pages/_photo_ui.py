@@ -68,12 +68,6 @@ def heatmap(key: tuple, model: torch.nn.Module, X: torch.Tensor, target: int, pi
     return kept[key]
 
 
-def seen_by_network(img: Image.Image) -> Image.Image:
-    """The 224x224 part of a photo the network sees (its centre square, resized, cropped): where a map is drawn."""
-    margin = (transfer.SIDE - transfer.CROP) // 2
-    return transfer.shrink(img).crop((margin, margin, margin + transfer.CROP, margin + transfer.CROP))
-
-
 def probability_bars(probs: dict[str, float], label: str, key: str) -> None:
     colours = ["#ff4b4b" if name == label else "#bbb" for name in probs]
     fig = go.Figure(go.Bar(x=list(probs.values()), y=list(probs), orientation="h", marker_color=colours))

@@ -9,13 +9,13 @@ from core.models import pretrained
 from core.photos import MAX_UPLOAD_MB, decode_photo
 from pages._links import bound
 from pages._own_model import own_answer, own_model
-from pages._photo_ui import classifier, heat_net, heatmap, probability_bars, seen_by_network
+from pages._photo_ui import classifier, heat_net, heatmap, probability_bars
 
 
 def where_looked(key: str, model, X, classes, label: str, image, who: str) -> None:
     """Behind the sidebar's toggle: a heatmap for the model's answer, or for the class the student picks."""
     pick = st.selectbox(f"{who}: where it looked for", classes, index=list(classes).index(label), key=f"for-{key}")
-    st.image(heatmap((key, pick), model, X, list(classes).index(pick), seen_by_network(image)), width="stretch")
+    st.image(heatmap((key, pick), model, X, list(classes).index(pick), transfer.seen(image)), width="stretch")
     st.caption(f"Grad-CAM for *{pick}*: red raised that answer most.")
 
 

@@ -8,26 +8,15 @@ machine it would train. The runs are d2l's synthetic regression at batch 1, "run
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
 import ray
 from ray.cluster_utils import Cluster
+from test_jobs import LONG, SHORT, wait_until
 
 from core import trainers
 from core.jobs import Scheduler
-from core.train import RunConfig
-
-LONG = RunConfig(model="linear", dataset="synthetic", lr=0.01, batch_size=1, epochs=1000)
-SHORT = RunConfig(model="linear", dataset="synthetic", lr=0.03, batch_size=10, epochs=2)
-
-
-def wait_until(condition, timeout: float = 90.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -56,7 +45,7 @@ def test_runs_spread_over_two_machines_cuda_goes_to_the_gpu_one_and_a_lost_machi
     try:
         a, b = scheduler.submit(LONG, label="a"), scheduler.submit(LONG, label="b")
         jobs += [a, b]
-        wait_until(lambda: a.history and b.history, what="two runs to train")
+        wait_until(lambda: a.history and b.history, timeout=90, what="two runs to train")
         assert {a.node, b.node} == {head, gpu_node.node_id}, "the trainers spread over both machines"
 
         cuda = scheduler.submit(replace(SHORT, device="cuda"), label="cuda")
@@ -67,7 +56,7 @@ def test_runs_spread_over_two_machines_cuda_goes_to_the_gpu_one_and_a_lost_machi
 
         third = scheduler.submit(LONG, label="third")  # the third CPU: the GPU machine's second one
         jobs.append(third)
-        wait_until(lambda: third.history, what="a third run")
+        wait_until(lambda: third.history, timeout=90, what="a third run")
         queued = [scheduler.submit(SHORT, label=f"queued {k}") for k in range(2)]
         jobs += queued
         assert [scheduler.queue_info(j).position for j in queued] == [1, 2]
@@ -79,7 +68,7 @@ def test_runs_spread_over_two_machines_cuda_goes_to_the_gpu_one_and_a_lost_machi
             assert job.wait(90)
             assert job.outcome is None and trainers.MACHINE_LOST in job.error, job.error
         steps = len(survivor.history)
-        wait_until(lambda: len(survivor.history) > steps, what="the run on the other machine to go on")
+        wait_until(lambda: len(survivor.history) > steps, timeout=90, what="the run on the other machine to go on")
         assert survivor.state == "running"
 
         survivor.stop()  # its CPU frees: the queue, kept across the loss, trains on the machine that is left
