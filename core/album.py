@@ -74,6 +74,10 @@ class Album:
         self._load()
 
     @property
+    def where(self) -> str:  # `guarded` names the store in its sentence
+        return self.store.where
+
+    @property
     def problem(self) -> str | None:
         return self.store.problem
 

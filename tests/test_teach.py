@@ -240,3 +240,17 @@ def test_grad_cam_of_a_small_resnet_covers_the_image():
     kind, maps = heatmaps.where_looked(model, torch.rand(3, 1, 28, 28), target=torch.tensor([0, 1, 2]))
     assert kind == "Grad-CAM" and maps.shape == (3, 28, 28)
     assert bool(((maps >= 0) & (maps <= 1)).all())
+
+
+def test_an_album_whose_store_breaks_names_the_problem_and_keeps_its_photos(store, backbone):
+    import sqlite3
+
+    album = Album(store, "student")
+    album.add(0, teaching_set(2)["cat"], backbone)
+    con = sqlite3.connect(store.url.removeprefix("sqlite:///"))
+    con.execute("DROP TABLE albums")  # another program damages the store under the running server
+    con.commit()
+    con.close()
+    album.rename(0, "kitten")  # a write that fails: said, never raised
+    assert album.problem and album.problem.startswith("The run store") and "no such table" in album.problem
+    assert album.classes[0] == "kitten" and album.counts()[0] == 2  # what the page shows is not lost
