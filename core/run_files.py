@@ -59,6 +59,7 @@ def summary_table(runs) -> pd.DataFrame:
         rows.append(
             {
                 "run": run.label,
+                "run id": run.id,
                 **{k: getattr(run.config, k) for k in SETTINGS},
                 "dataset": datasets.title(run.config.dataset),
                 "status": status(run),
@@ -70,7 +71,7 @@ def summary_table(runs) -> pd.DataFrame:
                 "seconds": round(last.elapsed, 1) if last else None,
             }
         )
-    return pd.DataFrame(rows, columns=["run", *SETTINGS, "status", "epochs done", "final train loss",
+    return pd.DataFrame(rows, columns=["run", "run id", *SETTINGS, "status", "epochs done", "final train loss",
                                        "final val loss", "final val accuracy", "examples/s", "seconds"])  # fmt: skip
 
 

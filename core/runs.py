@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +36,13 @@ from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started
 GRACE = 90.0  # seconds an owner may have no page open before their runs stop: a reload is back in 1-3 s
 EVERY = 2.0  # how often the book looks at sessions and at stop requests
 log = logging.getLogger(__name__)
+
+
+def next_label(name: str, runs) -> str:
+    """ "`name` #N" for a new run, N one past the highest number any of `runs` carries with that name: a deleted or
+    pruned run's number is never given again, so no two runs in a legend or a table share a label."""
+    taken = [int(m.group(1)) for r in runs if (m := re.fullmatch(re.escape(name) + r" #(\d+)", r.label))]
+    return f"{name} #{max(taken, default=0) + 1}"
 
 
 def grace_seconds() -> float:

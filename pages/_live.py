@@ -16,6 +16,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import datasets
+from core.runs import next_label
 from core.train import RunConfig
 from pages._server import book, my_runs, owner, scheduler
 
@@ -39,7 +40,7 @@ def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str
         # the click is read before the buttons are drawn, so this very run draws the new job (no second
         # run); the settings are this run's, so a value typed just before the click is not lost
         # the first step takes a few ms: wait for it, so this run already draws the first point
-        run = submit(config, data, f"{label} #{len(runs) + 1}", wait=FIRST_POINT_WAIT)
+        run = submit(config, data, next_label(label, mine), wait=FIRST_POINT_WAIT)
         active = True
     left, right, _ = st.columns([1, 1, 4])
     left.button("Train", type="primary", disabled=config is None or active, key="train")

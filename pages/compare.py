@@ -10,6 +10,8 @@ from pages._server import book, my_runs, owner, store_notice
 
 st.title("Compare runs")
 store_notice()
+if message := st.session_state.pop("deleted", None):  # said first: deleting the last run leaves no page below
+    st.success(message)
 runs = [run for run in my_runs() if run.history]
 if not runs:
     st.info("No runs yet in this browser. Train a model on any page; every run shows up here, and stays.")
@@ -43,8 +45,10 @@ right.download_button(
 
 with st.expander("Delete runs"):
     labels = {f"{run.label} (run {run.id})": run.id for run in runs}
-    chosen = st.multiselect("Runs to delete", list(labels), key="delete-chosen")
-    if st.button("Delete the chosen runs", disabled=not chosen, key="delete"):
+    # no "Select all": deleting every run has its own button, behind its own confirmation
+    chosen = st.multiselect("Runs to delete", list(labels), key="delete-chosen", select_all=False)
+    many = len(chosen) > 1 and not st.checkbox(f"Yes, delete these {len(chosen)} runs", key="delete-chosen-sure")
+    if st.button("Delete the chosen runs", disabled=not chosen or many, key="delete"):
         gone = book().delete(owner(), [labels[label] for label in chosen])
         st.session_state["deleted"] = f"Deleted {gone} run(s)."
         st.rerun()
@@ -53,5 +57,3 @@ with st.expander("Delete runs"):
         gone = book().delete(owner(), [run.id for run in my_runs(None)])
         st.session_state["deleted"] = f"Deleted {gone} run(s)."
         st.rerun()
-if message := st.session_state.pop("deleted", None):
-    st.success(message)

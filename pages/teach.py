@@ -6,6 +6,7 @@ import streamlit as st
 from core import export
 from core.album import MIN_PER_CLASS
 from core.datasets import PHOTO_FEATURES, PHOTOS
+from core.runs import next_label
 from core.train import RECIPE, RunConfig
 from pages._album import class_tabs
 from pages._live import FIRST_POINT_WAIT, live_view, submit
@@ -52,10 +53,10 @@ one, two, three, _ = st.columns([1, 1.5, 1, 3])
 if one.button("Teach it", type="primary", disabled=bool(problems) or bool(latest), key="teach"):
     bar = st.progress(0.0, text="Augmented views...")
     data = album.features_data(0, views, backbone(), lambda n, total: bar.progress(n / total, f"Augmented views: {n}"))
-    submit(config, data, f"Taught {names} #{len(taught) + 1}", wait=FIRST_POINT_WAIT)
+    submit(config, data, next_label(f"Taught {names}", taught), wait=FIRST_POINT_WAIT)
     st.rerun()
 if two.button("Train from scratch too", disabled=bool(problems) or bool(latest), key="scratch"):
-    submit(scratch_config, album.images_data(0), f"From scratch {names} #{len(scratch) + 1}", wait=FIRST_POINT_WAIT)
+    submit(scratch_config, album.images_data(0), next_label(f"From scratch {names}", scratch), wait=FIRST_POINT_WAIT)
     st.rerun()
 if three.button("Stop", disabled=not latest, key="stop-teach"):
     for run in latest:

@@ -51,6 +51,40 @@ def test_a_reload_shows_the_same_runs_and_compare_deletes_one_then_all_after_a_c
     assert any("No runs yet" in i.value for i in at.info)
 
 
+def test_deleting_several_runs_needs_a_confirmation_and_the_last_one_deleted_is_said():
+    owner = new_owner()
+    finished_runs(owner, 3)
+    at = open_page(as_browser(owner), "compare")
+    chosen = at.multiselect(key="delete-chosen")
+    assert chosen.proto.select_all == 0, "no one-click 'Select all' in the list of runs to delete"
+    chosen.select(chosen.options[0]).select(chosen.options[1]).run()
+    assert at.button(key="delete").disabled, "two runs only after a confirmation"
+    at.checkbox(key="delete-chosen-sure").check().run()
+    at.button(key="delete").click().run()
+    assert [r.label for r in runs_of(owner)] == ["Linear regression #3"]
+    assert any("Deleted 2 run(s)" in s.value for s in at.success)
+    at.multiselect(key="delete-chosen").select(at.multiselect(key="delete-chosen").options[0]).run()
+    at.button(key="delete").click().run()  # one run: no confirmation; the page then has no runs to show
+    assert not at.exception, at.exception
+    assert any("Deleted 1 run(s)" in s.value for s in at.success) and runs_of(owner) == []
+
+
+def test_a_new_run_never_takes_the_label_of_a_deleted_one():
+    from core.runs import next_label
+
+    owner = new_owner()
+    jobs = finished_runs(owner, 3)
+    from pages._server import book
+
+    book().delete(owner, [jobs[1].id])  # "#2" goes: the next run is "#4", not a second "#3"
+    assert next_label("Linear regression", runs_of(owner)) == "Linear regression #4"
+    at = open_page(as_browser(owner), "linear", epochs=1)
+    at.button(key="train").click().run()
+    assert not at.exception, at.exception
+    labels = [r.label for r in runs_of(owner)]
+    assert labels == ["Linear regression #1", "Linear regression #3", "Linear regression #4"]
+
+
 @pytest.mark.usefixtures("fashion_available")
 def test_a_run_trained_in_one_session_shows_in_the_next_with_its_results():
     first = open_page(session(), "softmax", epochs=1, batch=1024)
