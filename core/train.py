@@ -328,9 +328,10 @@ def guessing_message(accuracy: float, chance: float, cfg: RunConfig, trained: st
     else:
         batches = f" with batches of {cfg.batch_size}" if cfg.batch_size < 16 else ""
         cause, advice = f"the learning rate (lr = {cfg.lr:g}) is too large for this model{batches}", _smaller_lr(cfg)
+    line = chance + GUESSING * (1 - chance)  # what is_guessing asks of a model that learned
     return (
-        f"{trained}, but val accuracy {accuracy:.1%} is no better than guessing ({chance:.0%}, always the commonest "
-        f"class) - {cause}; {advice}."
+        f"{trained}, but val accuracy {accuracy:.1%} is close to guessing: always answering the commonest class scores "
+        f"{chance:.0%}, and a model that learned scores over {line:.0%} here - {cause}; {advice}."
     )
 
 

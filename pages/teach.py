@@ -31,15 +31,17 @@ views = right.slider("Augmented views per photo", 1, 8, 4, key="views", disabled
 if views:  # each view is one more pass through the network, here on the server, once (then kept)
     right.caption(f"The first time: about {len(album.split()[0]) * views * 0.025:.0f} s for the views' features.")
 with st.expander("Advanced"):
-    a, b, c, d = st.columns(4)
+    a, b, c, d, e = st.columns(5)
     epochs = a.number_input("Epochs", 1, 500, 30, key="epochs")
-    lr = b.number_input("Learning rate", 1e-4, 10.0, 0.1, format="%.4f", key="lr")
+    lr = b.number_input("Learning rate (head)", 1e-4, 10.0, 0.1, format="%.4f", key="lr")
     batch = c.number_input("Batch size", 1, 1024, 16, key="batch")
     hiddens = d.number_input("Hidden units", 1, 2048, 128, key="hiddens", disabled=head == "linear")
+    # the from-scratch model's own lr: its advice ("try lr <= ...") must name a control of this page
+    scratch_lr = e.number_input("Learning rate (from scratch)", 1e-4, 10.0, 0.05, format="%.4f", key="scratch-lr")
     st.caption("From scratch: a small ResNet on the photos at 64x64, same epochs, with the ResNet page's recipe.")
 model = "softmax" if head == "linear" else "mlp"
 config = RunConfig(model=model, dataset=PHOTO_FEATURES, lr=lr, batch_size=batch, epochs=epochs, num_hiddens=hiddens)
-scratch_config = RunConfig(model="resnet", dataset=PHOTOS, lr=0.05, batch_size=batch, epochs=epochs, **RECIPE)
+scratch_config = RunConfig(model="resnet", dataset=PHOTOS, lr=scratch_lr, batch_size=batch, epochs=epochs, **RECIPE)
 
 runs = my_runs()
 taught = [r for r in runs if r.config.dataset == PHOTO_FEATURES]

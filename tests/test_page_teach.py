@@ -95,9 +95,11 @@ def test_teach_it_trains_a_head_in_seconds_then_from_scratch_beside_it():
     downloads = {d.proto.label for d in at.get("download_button")}
     assert {"Download the trained model (.pt)", "Download a script that uses it (predict.py)"} <= downloads
 
+    at.number_input(key="scratch-lr").set_value(0.02).run()  # the lr its advice may name is a control here
     at.button(key="scratch").click().run()
     scratch = wait_done(at, PHOTOS)
     assert scratch.config.model == "resnet" and scratch.outcome.status in ("completed", "guessing")
+    assert scratch.config.lr == 0.02 and taught.config.lr == 0.1
     assert {f"curves-{taught.id}", f"curves-{scratch.id}"} <= {c.key for c in at.get("plotly_chart")}
     assert any("Held-out accuracy: transfer 100%" in m.value for m in at.markdown), texts(at.markdown)
 

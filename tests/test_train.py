@@ -503,8 +503,17 @@ def test_a_model_that_collapses_to_chance_says_so_instead_of_succeeding(fashion)
     run = train(RunConfig(model="mlp", lr=10, epochs=1, train_examples=10000), fashion)
     assert run.outcome.status == "guessing", run.outcome.message
     message = run.outcome.message
-    assert "no better than guessing (10%" in message and "lr = 10) is too large for this model" in message
+    assert "commonest class scores 10%" in message and "lr = 10) is too large for this model" in message
     assert message.endswith("try lr <= 1.")
+
+
+def test_the_guessing_message_states_the_line_it_judged_by():
+    """'val accuracy 19.2% is no better than guessing (10%)' read false: the line the run missed is said."""
+    from core.train import guessing_message, is_guessing
+
+    assert is_guessing(0.192, 0.1)
+    message = guessing_message(0.192, 0.1, RunConfig(model="mlp", init_std=0.01), "Trained 10 epochs")
+    assert "19.2% is close to guessing" in message and "scores 10%" in message and "scores over 24%" in message
 
 
 @pytest.mark.parametrize(
