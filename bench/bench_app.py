@@ -60,7 +60,7 @@ PAGE_STATUS = f"""() => ({{
     exceptions: document.querySelectorAll('[data-testid="stException"]').length,
     points: ({CURVE_POINTS})(),
 }})"""
-QUEUE = re.compile(r"number (\d+) in the queue \((?:about (\d+) s|a moment)\)")
+QUEUE = re.compile(r"(?:number (\d+) in the queue|you are (next)) \((?:about (\d+) s|any moment now)\)")
 
 
 T0 = time.perf_counter()
@@ -321,9 +321,10 @@ def classroom(
             p["errors"].update(s["errors"])
             for text in s["alerts"]:
                 m = QUEUE.search(text)
-                if m and (not p["queue"] or p["queue"][-1]["position"] != int(m[1])):
-                    wait = int(m[2]) if m[2] else None
-                    p["queue"].append({"t": now, "position": int(m[1]), "estimate_s": wait, "text": text})
+                position = (1 if m[2] else int(m[1])) if m else None
+                if m and (not p["queue"] or p["queue"][-1]["position"] != position):
+                    wait = int(m[3]) if m[3] else None
+                    p["queue"].append({"t": now, "position": position, "estimate_s": wait, "text": text})
                 if "Trained" in text or "Stopped" in text or "loss became" in text or "loss grew" in text:
                     p["done"], p["outcome"] = now, text
             if "started" not in p and (s["points"] > 0 or any("Epoch" in a or "Loading" in a for a in s["alerts"])):

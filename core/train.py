@@ -376,7 +376,15 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
         order = torch.randperm(n, generator=shuffler).to(run.device)
         for i in range(steps_per_epoch):
             if cancel is not None and cancel.is_set():
-                yield finish("cancelled", f"Stopped at step {step} of {total_steps}; the model keeps what it learned.")
+                last = run.last_eval  # a stopped run says where it got to, as a finished one does
+                got = (
+                    f" (val accuracy {last.val_acc:.1%} at step {last.step})"
+                    if last and last.val_acc is not None
+                    else ""
+                )
+                yield finish(
+                    "cancelled", f"Stopped at step {step} of {total_steps}; the model keeps what it learned{got}."
+                )
                 return
             idx = order[i * batch_size : (i + 1) * batch_size]
             # (b, ...) gathered on the device; index_select is twice as fast as X[idx] on a CPU

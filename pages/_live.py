@@ -92,16 +92,21 @@ def live_view(run, draw_extra: Callable | None = None) -> None:
         st.fragment(run_every=QUEUED_POLL_SECONDS if queued else POLL_SECONDS)(body)()
 
 
+def queue_place(info) -> str:
+    """ "you are next (about 12 s)": a place and a wait that read true ("number 1 ... about 0 s" did not)."""
+    place = "you are next" if info.position == 1 else f"you are number {info.position} in the queue"
+    seconds = info.seconds_to_wait
+    wait = "any moment now" if seconds is None or seconds < 1.5 else f"about {seconds:.0f} s"
+    return f"{place} ({wait})"
+
+
 def status_line(run) -> None:
     state = run.state
     if state == "queued":
         info = scheduler().queue_info(run)
         if info is not None:
-            wait = f"about {info.seconds_to_wait:.0f} s" if info.seconds_to_wait is not None else "a moment"
-            st.info(
-                f"Waiting for a free trainer: {info.running} training(s) running on this server, "
-                f"you are number {info.position} in the queue ({wait})."
-            )
+            running = f"{info.running} training(s) running on this server"
+            st.info(f"Waiting for a free trainer: {running}; {queue_place(info)}.")
         return
     if state == "starting":
         st.info("Loading the data and building the model...")

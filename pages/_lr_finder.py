@@ -13,7 +13,7 @@ import streamlit as st
 
 from core import datasets
 from core.train import RunConfig
-from pages._live import POLL_SECONDS, submit
+from pages._live import POLL_SECONDS, queue_place, submit
 from pages._server import book, my_runs, owner, scheduler
 from pages._settings import nearest_lr
 
@@ -62,7 +62,7 @@ def _sweep_status(job) -> None:
         st.rerun()
     info = scheduler().queue_info(job)
     if info is not None:
-        st.info(f"The sweep waits for a free trainer: number {info.position} in the queue.")
+        st.info(f"The sweep waits for a free trainer: {queue_place(info)}.")
     else:
         st.info("Sweeping the learning rate...")
     st.button("Stop the sweep", key="lr-finder-stop", on_click=job.stop)

@@ -433,7 +433,7 @@ def test_a_sweep_behind_a_run_shows_its_place_in_the_queue_at_once():
         began = time.monotonic()
         at.button(key="lr-finder").click().run()
         assert time.monotonic() - began < 3, "the click waited for a sweep that cannot start"
-        assert any("number 1 in the queue" in i.value for i in at.info), texts(at.info)
+        assert any("waits for a free trainer: you are next" in i.value for i in at.info), texts(at.info)
         (sweep,) = runs_of(at.session_state["owner"], "find_lr")
         assert sweep.state == "queued"
         at.button(key="lr-finder-stop").click().run()
@@ -529,3 +529,14 @@ def test_a_classroom_server_watches_no_files():
 
     config = tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["fileWatcherType"] == "none"
+
+
+def test_a_place_in_the_queue_reads_true():
+    """'you are number 1 in the queue (about 0 s)' said a wait of nothing for a run that waited."""
+    from types import SimpleNamespace as Info
+
+    from pages._live import queue_place
+
+    assert queue_place(Info(position=1, seconds_to_wait=0.2)) == "you are next (any moment now)"
+    assert queue_place(Info(position=3, seconds_to_wait=41.6)) == "you are number 3 in the queue (about 42 s)"
+    assert queue_place(Info(position=2, seconds_to_wait=None)) == "you are number 2 in the queue (any moment now)"

@@ -258,6 +258,16 @@ def test_cancel_set_before_the_start_takes_no_step(tiny):
     assert same_weights(weights(run.model), before)
 
 
+def test_a_run_stopped_after_an_evaluation_says_its_accuracy(tiny):
+    run = start(RunConfig(model="softmax", batch_size=64, epochs=3, evals_per_epoch=1), tiny)
+    cancel = threading.Event()
+    for event in fit(run, cancel):
+        if isinstance(event, Progress) and event.val_acc is not None:
+            cancel.set()  # stopped in the second epoch, after the first evaluation
+    assert run.outcome.status == "cancelled"
+    assert f"(val accuracy {run.last_eval.val_acc:.1%} at step {run.last_eval.step})" in run.outcome.message
+
+
 @pytest.mark.parametrize("implementation", ["scratch", "concise"])
 @pytest.mark.parametrize(
     ("options", "what"),
