@@ -22,15 +22,40 @@ _ignored: dict[str, str] = {}  # session id -> why Streamlit ignored its whole l
 def bound(widget, *args, key: str, **kwargs):
     """`widget(*args, key=key, **kwargs)` bound to the URL; a link's value for it that it refused is said at once,
     in the page's main area (call the widget on its container, `exp.slider`, not inside `with exp:`, which would
-    put the warning there too, hidden in a collapsed expander)."""
+    put the warning there too, hidden in a collapsed expander), with the values it takes, and again at each rerun
+    until the student changes that setting."""
     # only a widget new to the session takes its value from the link; one that exists (a click, a preset) keeps its own
     raw = st.query_params.get(key) if key not in st.session_state else None
     _say_ignored_link()
     value = widget(*args, key=key, bind="query-params", **kwargs)
+    refused = st.session_state.setdefault("link-refusals", {})  # key -> (the sentence, the value it left)
     if raw is not None and key not in OWN_MESSAGE and st.query_params.get(key) != raw and not _same(raw, value):
         # Streamlit took the value out of the URL and the widget holds something else: it was refused
-        st.warning(f"The link's setting `{key}={raw}` is not allowed here, so the default is used.")
+        allowed = _allowed(widget, args, kwargs)
+        refused[key] = (f"The link's setting `{key}={raw}` is not allowed here{allowed}, so the default is used.",
+                        value)  # fmt: skip
+    if key in refused:
+        sentence, left = refused[key]
+        if value == left:
+            st.warning(sentence)
+        else:  # the student chose a value: the refusal is answered
+            del refused[key]
     return value
+
+
+def _allowed(widget, args: tuple, kwargs: dict) -> str:
+    """What the widget takes, for the refusal's sentence: " (allowed: 1 to 4)", " (allowed: relu, sigmoid, tanh)"."""
+    kind = getattr(widget, "__name__", "")
+    if kind in ("slider", "number_input"):
+        low = kwargs.get("min_value", args[1] if len(args) > 1 else None)
+        high = kwargs.get("max_value", args[2] if len(args) > 2 else None)
+        return f" (allowed: {low:g} to {high:g})" if low is not None and high is not None else ""
+    options = kwargs.get("options", args[1] if len(args) > 1 else None)
+    if kind in ("select_slider", "selectbox", "radio") and options is not None:
+        options = [str(o) for o in options]
+        shown = ", ".join(options[:8]) + (f" and {len(options) - 8} more" if len(options) > 8 else "")
+        return f" (allowed: {shown})"
+    return ""
 
 
 def _same(raw: str, value) -> bool:

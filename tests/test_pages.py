@@ -516,6 +516,18 @@ def test_every_setting_a_link_carries_is_checked_by_one_rule(page, url, refused)
     assert not at.sidebar.warning, "in the main area: a collapsed sidebar expander would hide it"
 
 
+def test_a_refused_link_value_says_what_is_allowed_and_stays_said_until_the_setting_changes():
+    at = open_page(session(), "mlp", layers="100", activation="gelu")
+    warnings = " ".join(texts(at.warning))
+    assert "`layers=100` is not allowed here (allowed: 1 to 4)" in warnings, warnings
+    assert "`activation=gelu` is not allowed here (allowed: relu, sigmoid, tanh)" in warnings, warnings
+    at.run()  # a click elsewhere: the refusal is still said
+    assert "`layers=100`" in " ".join(texts(at.warning)), texts(at.warning)
+    at.slider(key="layers").set_value(2).run()  # the student chose: that sentence goes, the other stays
+    warnings = " ".join(texts(at.warning))
+    assert "`layers=100`" not in warnings and "`activation=gelu`" in warnings, warnings
+
+
 def test_a_link_that_spells_out_a_default_is_no_refusal():
     at = open_page(session(), "resnet", subset="60000", lr="0.2", normalize="true", optimizer="nesterov")
     assert not at.warning, texts(at.warning)
