@@ -27,6 +27,10 @@ def bound(widget, *args, key: str, **kwargs):
     # only a widget new to the session takes its value from the link; one that exists (a click, a preset) keeps its own
     raw = st.query_params.get(key) if key not in st.session_state else None
     _say_ignored_link()
+    if key in st.session_state:  # a value set through Session State (a preset, "Use this lr") is the value, so the
+        kwargs.pop("value", None)  # widget gets no default beside it (Streamlit logs a trace for both)
+        if getattr(widget, "__name__", "") == "slider" and len(args) > 3:  # slider(label, min, max, value, ...)
+            args = (*args[:3], None, *args[4:])  # (a slider's identity is its key, min, max and step: kept)
     value = widget(*args, key=key, bind="query-params", **kwargs)
     refused = st.session_state.setdefault("link-refusals", {})  # key -> (the sentence, the value it left)
     if raw is not None and key not in OWN_MESSAGE and st.query_params.get(key) != raw and not _same(raw, value):

@@ -57,10 +57,16 @@ def test_softmax_page_finds_a_learning_rate_and_sets_the_slider():
     assert 0.01 <= lr <= 3
 
 
-def test_linear_page_finds_a_learning_rate_and_offers_the_code():
+def test_linear_page_finds_a_learning_rate_and_offers_the_code(monkeypatch):
+    import streamlit.elements.lib.policies as policies
+
+    logged = []  # "Use lr" sets the slider through Session State: Streamlit's trace for a default beside it
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda message, *args, **kw: logged.append(message % args))
     at = open_page("linear")
     assert download_labels(at) == ["Download as Python script", "Download as notebook"]
     lr = find_and_use_lr(at)
+    assert not logged, logged
     assert 0.01 <= lr <= 1  # the squared loss on this data diverges above lr 1
     assert "Train" in at.info[0].value  # the page's own hint is still there
 
