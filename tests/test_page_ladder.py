@@ -53,6 +53,7 @@ def test_page_shows_the_pixel_baseline():
     assert list(frame["rung"]) == ["Pixel similarity, MAE", "Pixel similarity, MSE"]
     assert list(frame["val accuracy"].round(4)) == [0.6124, 0.6768]
     assert list(frame["epochs"]) == [0, 0], "no learning: the table says so instead of leaving the cells empty"
+    assert frame["seconds"].notna().all() and (frame["seconds"] < 60).all(), "the pixel rungs' time is measured too"
     assert len(chart(at, "ladder-chart")["data"][0]["y"]) == 2
     assert "Train the ladder" in at.info[0].value
     assert not at.button(key="train").disabled and at.button(key="stop").disabled
