@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages import _links
+from ui import links
 
 st.set_page_config(page_title="Deep learning, live", layout="wide")
 pages = {
@@ -26,5 +26,5 @@ pages = {
         st.Page("pages/ladder.py", title="Baseline ladder", url_path="ladder"),
     ],
 }
-_links.watch_ignored_links()  # from the first session on: Streamlit ignores a link of over 1,000 settings
+links.watch_ignored_links()  # from the first session on: Streamlit ignores a link of over 1,000 settings
 st.navigation(pages).run()

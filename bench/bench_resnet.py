@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
         result |= {f"scratch_{k}": v for k, v in scratch.items()}
         result["scratch_minus_concise"] = scratch["val_acc"] - concise["val_acc"]
     if args.ladder:
-        from pages._server import scheduler
+        from ui.server import scheduler
 
         result["ladder"] = ladder_rungs(scheduler())
         result["ladder_resnet_minus_mlp"] = result["ladder"]["resnet_minus_mlp"]

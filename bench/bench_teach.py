@@ -101,7 +101,7 @@ def click_to_result() -> dict:
     from owners import own
     from streamlit.testing.v1 import AppTest
 
-    from pages._photo_ui import _albums, backbone
+    from ui.photo import _albums, backbone
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     at.run()

@@ -5,8 +5,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.run_files import SETTINGS, summary_table, tensorboard_zip
-from pages._live import history_frame
-from pages._server import book, my_runs, owner, store_notice
+from ui.live import history_frame
+from ui.server import book, my_runs, owner, store_notice
 
 st.title("Compare runs")
 store_notice()

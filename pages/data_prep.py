@@ -11,10 +11,10 @@ import streamlit as st
 
 from core import tables
 from core.datasets import USER_TABLE
-from pages._links import bound
-from pages._live import live_view, train_controls
-from pages._server import store_notice
-from pages._settings import common_settings, make_config
+from ui.links import bound
+from ui.live import live_view, train_controls
+from ui.server import store_notice
+from ui.settings import common_settings, make_config
 
 URL = "query-params"
 SHOW_ROWS = 200  # a step's first rows are enough to see it; the browser need not get 100,000 of them

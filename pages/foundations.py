@@ -15,8 +15,7 @@ from plotly.subplots import make_subplots
 
 from core import foundations as fd
 from core.device import available_devices, describe, resolve_device
-from pages import _server  # noqa: F401 - its import makes a fresh server opened at this page's link use our navigation
-from pages._links import bound
+from ui.links import bound
 
 URL = "query-params"  # every setting lives in the link
 FADE = "rgba(255, 255, 255, 0.6)"  # laid over the cells broadcasting filled by repeating

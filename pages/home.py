@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import datasets
 from core.store import OWNER_DAYS, max_runs
-from pages._server import book, device_caption, owner, store_notice
+from ui.server import book, device_caption, owner, store_notice
 
 st.title("Deep learning, live")
 st.markdown(

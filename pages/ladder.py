@@ -7,11 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import baselines
-from pages._links import bound
-from pages._live import POLL_SECONDS, submit
-from pages._results import to_image
-from pages._server import dataset_choices, load_dataset, my_runs, store_notice
-from pages._settings import dataset_box
+from ui.links import bound
+from ui.live import POLL_SECONDS, submit
+from ui.results import to_image
+from ui.server import dataset_choices, load_dataset, my_runs, store_notice
+from ui.settings import dataset_box
 
 st.title("Baseline ladder")
 st.markdown(
@@ -51,8 +51,9 @@ left, right = st.columns(2)
 left.metric("Nearest mean by MAE (mean |difference|)", f"{pixel.accuracy_mae:.1%}")
 right.metric("Nearest mean by MSE (mean difference²)", f"{pixel.accuracy_mse:.1%}")
 st.caption("The post, on MNIST: 66.1% and 81.7%. Squaring punishes a few large differences more than many small ones.")
-cols = st.columns(len(data.classes))
-for c, (col, name) in enumerate(zip(cols, data.classes)):
+means = st.container(horizontal=True, gap="small")  # wraps (columns would stack 10 full-width means on a phone)
+for c, name in enumerate(data.classes):
+    col = means.container(width=72, gap=None)
     col.image(to_image(pixel.means[c]), width="stretch")
     col.caption(f"**{name}**  \nMAE {pixel.per_class_mae[c]:.0%}  \nMSE {pixel.per_class_mse[c]:.0%}")
 

@@ -9,11 +9,11 @@ import torch
 
 from core import datasets
 from core.models.linear import grid_around, least_squares, loss_surface, plane, predict
-from pages._links import bound
-from pages._live import live_view, train_controls
-from pages._lr_finder import lr_finder_panel
-from pages._server import store_notice
-from pages._settings import common_settings, export_buttons, make_config
+from ui.links import bound
+from ui.live import explanation, live_view, train_controls, training_now
+from ui.lr_finder import lr_finder_panel
+from ui.server import store_notice
+from ui.settings import common_settings, export_buttons, make_config
 
 # d2l 3.4 uses lr 0.03 on a halved squared loss; ours is not halved, so lr 0.02 takes about the same steps.
 DEFAULTS = {"synthetic": {"lr": 0.02, "batch": 32, "epochs": 3}, "exam": {"lr": 0.01, "batch": 32, "epochs": 50}}
@@ -108,11 +108,12 @@ def prediction_box(job) -> None:
 
 
 st.title("Linear regression")
-st.markdown(
-    "The model predicts $\\hat y = x_1 w_1 + x_2 w_2 + b$; minibatch SGD moves $w$ and $b$ against the gradient of "
-    "the squared loss. Watch the plane settle onto the points and $(w_1, w_2)$ walk down the loss surface, then "
-    "change the learning rate or the batch size and see the walk change."
-)
+with explanation(("linear",)):
+    st.markdown(
+        "The model predicts $\\hat y = x_1 w_1 + x_2 w_2 + b$; minibatch SGD moves $w$ and $b$ against the gradient of "
+        "the squared loss. Watch the plane settle onto the points and $(w_1, w_2)$ walk down the loss surface, then "
+        "change the learning rate or the batch size and see the walk change."
+    )
 sb = st.sidebar
 # plain keys as options (titles as captions): a bound radio writes its option's label into the link
 key = bound(sb.radio, "Data", ["synthetic", "exam"], key="data",
@@ -141,23 +142,30 @@ data = datasets.load(key, **config.dataset_options())
 steps_per_epoch = math.ceil(len(data.X_train) / min(config.batch_size, len(data.X_train)))
 config = replace(config, evals_per_epoch=min(steps_per_epoch, 50))
 export_buttons(config)
-with st.expander(f"The data: {len(data.X_train)} training, {len(data.X_val)} validation rows", expanded=key == "exam"):
+folded = training_now(("linear",))  # the table and the exam's story fold while a run trains: its curve in view
+rows = f"The data: {len(data.X_train)} training, {len(data.X_val)} validation rows"
+with st.expander(rows, expanded=key == "exam" and not folded):
     st.dataframe(datasets.table(data), height=230)
 if key == "exam":
-    st.markdown(
-        "**Exam scores** of 200 students from their hours of sleep and study. The raw hours are around 6 (squares"
-        " near 50) while $b$ multiplies a constant 1, so the loss is about 1000 times steeper across its valley "
-        "than along it. An lr small enough not to overshoot the steep walls (0.02 already diverges) crawls along "
-        "the valley floor: even 50 epochs leave $b$ far from its best value. Standardising the features would "
-        "make the valley round - which is why features are scaled before training."
-    )
+    with st.expander("Why the exam scores crawl") if folded else st.container():
+        st.markdown(
+            "**Exam scores** of 200 students from their hours of sleep and study. The raw hours are around 6 (squares"
+            " near 50) while $b$ multiplies a constant 1, so the loss is about 1000 times steeper across its valley "
+            "than along it. An lr small enough not to overshoot the steep walls (0.02 already diverges) crawls along "
+            "the valley floor: even 50 epochs leave $b$ far from its best value. Standardising the features would "
+            "make the valley round - which is why features are scaled before training."
+        )
 
 store_notice()
 job = train_controls(config, ("linear",), "Linear regression")
-lr_finder_panel(config, data)
+training = job is not None and job.state != "done"
+if not training:  # while a run trains its curve comes first, the finder after it
+    lr_finder_panel(config, data)
 if job is None:
     st.info("Choose the data and the settings in the sidebar and press **Train**.")
     st.stop()
 live_view(job, draw_extra=draw_live)
+if training:
+    lr_finder_panel(config, data)
 if job.run is not None and job.history:
     prediction_box(job)

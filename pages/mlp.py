@@ -2,15 +2,17 @@
 
 import streamlit as st
 
-from pages._links import bound
-from pages._ui import training_page
+from ui.links import bound
+from ui.live import explanation
+from ui.training_page import training_page
 
 st.title("Multilayer perceptron")
-st.markdown(
-    "Hidden layers of units, each a weighted sum followed by a nonlinearity, let the model combine pixels "
-    "before it scores the classes. On Fashion-MNIST, d2l's 784-256-10 network with ReLU, lr 0.1, batch 256 "
-    "and 10 epochs beats softmax regression by a few points."
-)
+with explanation(("mlp",)):
+    st.markdown(
+        "Hidden layers of units, each a weighted sum followed by a nonlinearity, let the model combine pixels "
+        "before it scores the classes. On Fashion-MNIST, d2l's 784-256-10 network with ReLU, lr 0.1, batch 256 "
+        "and 10 epochs beats softmax regression by a few points."
+    )
 sb = st.sidebar
 sb.subheader("Network")
 knobs = {

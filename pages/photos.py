@@ -7,9 +7,9 @@ from core import transfer
 from core.heatmaps import Folded
 from core.models import pretrained
 from core.photos import MAX_UPLOAD_MB, decode_photo
-from pages._links import bound
-from pages._own_model import own_answer, own_model
-from pages._photo_ui import classifier, heat_net, heatmap, probability_bars
+from ui.links import bound
+from ui.own_model import own_answer, own_model
+from ui.photo import classifier, heat_net, heatmap, probability_bars
 
 
 def where_looked(key: str, model, X, classes, label: str, image, who: str) -> None:

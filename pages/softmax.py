@@ -3,15 +3,17 @@
 import streamlit as st
 
 from core.models.softmax import weight_images
-from pages._results import to_image
-from pages._ui import training_page
+from ui.live import explanation
+from ui.results import to_image
+from ui.training_page import training_page
 
 st.title("Softmax regression")
-st.markdown(
-    "Each image's pixels (784 for Fashion-MNIST's 28x28) are weighted and summed into one score per class; "
-    "softmax turns the scores into probabilities and cross-entropy punishes a low probability for the true "
-    "class. d2l reaches about 83% on Fashion-MNIST in 10 epochs at lr 0.1, batch 256."
-)
+with explanation(("softmax",)):
+    st.markdown(
+        "Each image's pixels (784 for Fashion-MNIST's 28x28) are weighted and summed into one score per class; "
+        "softmax turns the scores into probabilities and cross-entropy punishes a low probability for the true "
+        "class. d2l reaches about 83% on Fashion-MNIST in 10 epochs at lr 0.1, batch 256."
+    )
 
 
 def class_weights(job) -> None:
@@ -21,9 +23,9 @@ def class_weights(job) -> None:
         "Each class's weights as a picture: bright pixels vote for the class, dark ones against, mid-grey "
         "ones do not matter. All classes share one scale."
     )
-    cols = st.columns(5)
+    row = st.container(horizontal=True)  # wraps: 5 a row on a projector, 2 on a phone (columns would stack them)
     for j, name in enumerate(job.run.data.classes):
-        cols[j % 5].image(to_image(images[j][None]), caption=name, width="stretch")
+        row.image(to_image(images[j][None]), caption=name, width=150)
 
 
 training_page("Softmax regression", ("softmax",), {}, extra_tabs={"Class weights": class_weights})

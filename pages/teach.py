@@ -3,16 +3,16 @@ in seconds - and the same photos from scratch, to see why starting from a pretra
 
 import streamlit as st
 
-from core import export
+from core import export, transfer
 from core.album import MIN_PER_CLASS
 from core.datasets import PHOTO_FEATURES, PHOTOS
 from core.runs import next_label
 from core.train import RECIPE, RunConfig
-from pages._album import class_tabs
-from pages._live import FIRST_POINT_WAIT, live_view, submit
-from pages._photo_ui import backbone, my_album
-from pages._results import results, save_button
-from pages._server import my_runs, store_notice
+from ui.album import class_tabs
+from ui.live import FIRST_POINT_WAIT, live_view, submit
+from ui.photo import backbone, my_album
+from ui.results import results, save_button
+from ui.server import my_runs, store_notice
 
 st.title("Teach your own")
 st.markdown(
@@ -77,11 +77,14 @@ for col, pick, title in ((cols[0], taught, "Transfer: a head on ImageNet's featu
             live_view(pick[-1])
         else:
             st.caption("Press **Train from scratch too**: the same photos, a network that starts from nothing.")
-finals = [p[-1].last_eval.val_acc for p in (taught, scratch) if p and p[-1].state == "done" and p[-1].last_eval]
+finals = [p[-1].last_eval for p in (taught, scratch) if p and p[-1].state == "done" and p[-1].last_eval]
 if len(finals) == 2:
-    st.markdown(f"**Held-out accuracy: transfer {finals[0]:.0%}, from scratch {finals[1]:.0%}.** ImageNet's 1.3 "
-                "million photos taught the backbone what edges, fur and wheels look like; from scratch, a few "
-                "photos a class must teach all of that.")  # fmt: skip
+    n = {e.val_examples or len(album.held_out_ids(0)) for e in finals}
+    if len(n) > 1:  # the album changed between the two: their numbers rest on different photos
+        st.info("The two models were held out different photos (the album changed): teach both again to compare.")
+    else:
+        shows, sentence = transfer.compare_with_scratch(finals[0].val_acc, finals[1].val_acc, n.pop())
+        (st.warning if shows == "too few" else st.markdown)(f"**Held-out accuracy:** {sentence}")
 
 job = taught[-1] if taught else None
 if job is not None and job.state == "done":

@@ -19,12 +19,12 @@ def own(at: AppTest, owner: str | None = None) -> str:
 
 def submit_for(owner: str, config, data=None, label: str = "", **task):
     """A run of `owner` on the server's trainers, as a page's Train would start it; its job."""
-    from pages._server import book
+    from ui.server import book
 
     return book().submit(owner, config, data, label, **task)
 
 
 def runs_of(owner: str, task: str = "train") -> list:
-    from pages._server import book
+    from ui.server import book
 
     return book().runs(owner, task)

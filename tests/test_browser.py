@@ -48,9 +48,11 @@ def slider_value(page, label: str) -> str:
 
 
 @pytest.mark.usefixtures("fashion_available")
-def test_the_curve_grows_while_training_and_stop_freezes_it(server, page):
+def test_the_curve_grows_while_training_and_stop_freezes_it(server, browser):
+    """On a projector (1280x720) the curve of the run training is in view without scrolling (issue 20, item 9)."""
     from playwright.sync_api import expect
 
+    page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     page.goto(f"{server}/softmax?epochs=50&batch=16")  # 50 epochs of 3,750 steps: minutes, longer than we watch
     train = page.get_by_role("button", name="Train", exact=True)
     stop = page.get_by_role("button", name="Stop", exact=True)
@@ -65,6 +67,9 @@ def test_the_curve_grows_while_training_and_stop_freezes_it(server, page):
     assert later > first
     expect(page.get_by_text(re.compile(r"Epoch \d+ of 50"))).to_be_visible()
     page.screenshot(path=ARTIFACTS / "softmax-training.png")
+    curves = page.locator('[class*="st-key-curves-"] .js-plotly-plot').first.bounding_box()
+    assert curves["y"] + 0.8 * curves["height"] <= 720, f"the curve is below the fold while it trains: {curves}"
+    expect(page.get_by_text("About this page (folded while the run trains")).to_be_visible()
 
     stop.click()
     expect(page.get_by_text("Stopped at step")).to_be_visible(timeout=30_000)
@@ -78,6 +83,16 @@ def test_the_curve_grows_while_training_and_stop_freezes_it(server, page):
     expect(page.get_by_role("tab", name="Mistakes")).to_be_visible()
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=ARTIFACTS / "softmax-stopped.png")
+
+    # on a phone (390x844) the mistakes wrap 3 a row; columns stacked them one full-width image a row
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="Mistakes").click()
+    shown = page.get_by_test_id("stTabPanel").get_by_test_id("stImage").locator("img")
+    expect(shown.first).to_be_visible()
+    tops = [round(box["y"]) for box in (img.bounding_box() for img in shown.all()[:6]) if box]
+    assert tops.count(tops[0]) >= 3, f"one mistake a row on a phone: {tops}"
+    page.screenshot(path=ARTIFACTS / "softmax-mistakes-phone.png")
+    page.context.close()
 
 
 def test_a_shared_link_shows_its_settings_in_the_sidebar(server, page):
@@ -97,21 +112,39 @@ def test_a_shared_link_shows_its_settings_in_the_sidebar(server, page):
     page.screenshot(path=ARTIFACTS / "mlp-shared-url.png")
 
 
-def test_a_link_opened_first_on_a_fresh_server_shows_the_apps_navigation(browser):
-    """Our pages live in pages/: a fresh server starts in Streamlit's old folder mode, which would run the
-    linked page alone and list every file of pages/ in the sidebar (`_ui.py` leaves that mode at once)."""
-    proc, url = server_for_tests("streamlit-server-fresh.log")
+# the links of issue 20, each as a teacher shares it -> the page's heading; every other page reaches the same
+# switch the same way (tests/test_pages.py::test_every_page_imports_the_shared_ui_first)
+DEEP_LINKS = {
+    "/mlp?lr=0.3": "Multilayer perceptron",
+    "/compare": "Compare runs",
+    "/softmax": "Softmax regression",
+    "/teach": "Teach your own",
+    "/photos": "Cat, dog or neither?",
+}
+NAVIGATION = ["Home", "Foundations", "Data preparation", "Linear regression", "Softmax regression", "MLP", "ResNet"]
+NAVIGATION += ["Teach your own", "Cat, dog or neither?", "Compare runs", "Baseline ladder"]
+
+
+@pytest.mark.parametrize("link", list(DEEP_LINKS))
+def test_a_deep_link_is_the_first_visit_of_a_fresh_server(browser, link):
+    """A fresh server starts in Streamlit's old pages/-folder mode, which runs the linked page on its own and
+    lists every file of pages/ (ui/__init__.py leaves that mode at once): its first visitor, arriving by a
+    shared link, sees that page and the app's 11 navigation links."""
+    from playwright.sync_api import expect
+
+    proc, url = server_for_tests(f"streamlit-server-fresh{link.split('?')[0].replace('/', '-')}.log")
     try:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
         page = context.new_page()
-        page.goto(f"{url}/mlp?lr=0.5")
-        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+        page.goto(f"{url}{link}")
+        expect(page.get_by_role("heading", name=DEEP_LINKS[link], exact=True)).to_be_visible(timeout=90_000)
         links = page.get_by_test_id("stSidebarNav").get_by_role("link").all_inner_texts()
+        exceptions = page.get_by_test_id("stException").count()
         context.close()
     finally:
         stop_server(proc)
-    assert "Compare runs" in links and "Softmax regression" in links, links
-    assert not {"ui", "streamlit app"} & set(links), links
+    assert links == NAVIGATION, links
+    assert exceptions == 0
 
 
 def test_photos_dropped_on_the_uploader_get_their_verdicts(server, page, tmp_path):

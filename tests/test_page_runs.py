@@ -74,7 +74,7 @@ def test_a_new_run_never_takes_the_label_of_a_deleted_one():
 
     owner = new_owner()
     jobs = finished_runs(owner, 3)
-    from pages._server import book
+    from ui.server import book
 
     book().delete(owner, [jobs[1].id])  # "#2" goes: the next run is "#4", not a second "#3"
     assert next_label("Linear regression", runs_of(owner)) == "Linear regression #4"
@@ -102,7 +102,7 @@ def stored_interrupted_catdog_run(owner: str) -> int:
     from core import checkpoint
     from core.models import build_model
     from core.store import runs
-    from pages._server import book
+    from ui.server import book
 
     store = book().store
     config = RunConfig(model="resnet", dataset="cifar10_catdog", resnet_width=4, resnet_stages=1)
@@ -130,7 +130,7 @@ def test_an_interrupted_cat_dog_run_answers_on_the_photo_page():
 
 
 def test_a_broken_store_is_named_on_home_and_the_training_pages_and_training_still_works(tmp_path, monkeypatch):
-    from pages import _server
+    from ui import server as _server
 
     broken = tmp_path / "runs.db"
     broken.write_bytes(b"not a database at all\n" * 64)

@@ -22,13 +22,13 @@ TIMEOUT = 120
 
 
 def album_of(owner: str):
-    from pages._photo_ui import _albums
+    from ui.photo import _albums
 
     return _albums().of(owner)
 
 
 def fill(owner: str, per_class: int = 8) -> None:
-    from pages._photo_ui import backbone
+    from ui.photo import backbone
 
     album = album_of(owner)
     for label, files in enumerate(teaching_set(per_class).values()):
@@ -101,7 +101,10 @@ def test_teach_it_trains_a_head_in_seconds_then_from_scratch_beside_it():
     assert scratch.config.model == "resnet" and scratch.outcome.status in ("completed", "guessing")
     assert scratch.config.lr == 0.02 and taught.config.lr == 0.1
     assert {f"curves-{taught.id}", f"curves-{scratch.id}"} <= {c.key for c in at.get("plotly_chart")}
-    assert any("Held-out accuracy: transfer 100%" in m.value for m in at.markdown), texts(at.markdown)
+    # 8 photos a class hold out one each: 3 photos cannot tell the two apart, and the page says so, not the lesson
+    warned = [w.value for w in at.warning if "Held-out accuracy" in w.value]
+    assert warned and "transfer 100% (3 of 3 held-out photos)" in warned[0] and "too few" in warned[0], warned
+    assert not any("ImageNet's 1.3 million" in m.value for m in at.markdown)
 
     # a reload: a new session of the same browser finds the taught run in the store, with its results
     again = session()
@@ -135,7 +138,7 @@ def test_a_photo_is_removed_with_its_button(tmp_path):
     at = session()
     owner = own(at)
     album = album_of(owner)
-    from pages._photo_ui import backbone
+    from ui.photo import backbone
 
     album.add(0, teaching_set(3)["cat"], backbone())
     open_page(at, "teach")

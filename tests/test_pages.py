@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 
@@ -547,8 +548,26 @@ def test_a_place_in_the_queue_reads_true():
     """'you are number 1 in the queue (about 0 s)' said a wait of nothing for a run that waited."""
     from types import SimpleNamespace as Info
 
-    from pages._live import queue_place
+    from ui.live import queue_place
 
     assert queue_place(Info(position=1, seconds_to_wait=0.2)) == "you are next (any moment now)"
     assert queue_place(Info(position=3, seconds_to_wait=41.6)) == "you are number 3 in the queue (about 42 s)"
     assert queue_place(Info(position=2, seconds_to_wait=None)) == "you are number 2 in the queue (any moment now)"
+
+
+def test_every_page_imports_the_shared_ui_first():
+    """pages/ holds the app's pages and nothing else (a fresh server in Streamlit's old folder mode lists each of
+    its files), and every page imports from `ui` before it draws: that import leaves the old mode, so any page's
+    link opened first on a fresh server shows that page with the app's navigation (tests/test_browser.py)."""
+    import ast
+
+    listed = set(re.findall(r'st\.Page\("pages/(\w+)\.py"', APP.read_text()))
+    files = {p.stem for p in (APP.parent / "pages").iterdir() if p.name != "__pycache__"}
+    assert files == listed, f"pages/ holds what the navigation does not list: {files - listed}"
+    for name in sorted(files):
+        tree = ast.parse((APP.parent / "pages" / f"{name}.py").read_text())
+        docstring = tree.body[:1] if ast.get_docstring(tree) else []
+        body = [node for node in tree.body[len(docstring) :] if not isinstance(node, ast.Import | ast.ImportFrom)]
+        imports = [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module.startswith("ui")]
+        assert imports, f"pages/{name}.py imports nothing from ui"
+        assert imports[0].lineno < body[0].lineno, f"pages/{name}.py draws before it imports from ui"

@@ -254,3 +254,16 @@ def test_an_album_whose_store_breaks_names_the_problem_and_keeps_its_photos(stor
     album.rename(0, "kitten")  # a write that fails: said, never raised
     assert album.problem and album.problem.startswith("The run store") and "no such table" in album.problem
     assert album.classes[0] == "kitten" and album.counts()[0] == 2  # what the page shows is not lost
+
+
+def test_the_teach_lesson_is_said_only_when_the_held_out_photos_show_it():
+    """Issue 20's numbers: 2 of 3 against 1 of 3 is luck; 9 held-out photos (8 a class, three splits, measured
+    with real photos) show transfer winning; the same gap the other way says so instead of the lesson."""
+    shows, sentence = transfer.compare_with_scratch(2 / 3, 1 / 3, 3)
+    assert shows == "too few" and "2 of 3 held-out photos" in sentence and "33%" in sentence
+    for transfer_acc, scratch_acc in ((1.0, 2 / 9), (8 / 9, 4 / 9), (8 / 9, 2 / 9)):
+        shows, sentence = transfer.compare_with_scratch(transfer_acc, scratch_acc, 9)
+        assert shows == "transfer" and "ImageNet's 1.3 million photos" in sentence, (transfer_acc, sentence)
+    assert transfer.compare_with_scratch(2 / 9, 8 / 9, 9)[0] == "scratch"
+    assert transfer.compare_with_scratch(1.0, 0.0, 3)[0] == "too few", "3 photos are too few, however they fall"
+    assert transfer.compare_with_scratch(7 / 9, 6 / 9, 9)[0] == "too few"

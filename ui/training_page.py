@@ -1,9 +1,10 @@
 """The common body of the image-classification pages: settings, Train/Stop, the live view, results.
 
 A training page is a title, its model's knobs and a call to `training_page`; the pieces are laid out
-by concern in `_settings` (the sidebar, bound to the URL), `_live` (Train/Stop, progress, curves),
-`_results` (mistakes, confusion matrix, per-class accuracy, the checkpoint), `_lr_finder` and
-`_server` (what the server shares, and whose runs these are).
+by concern in `settings` (the sidebar, bound to the URL), `live` (Train/Stop, progress, curves),
+`results` (mistakes, confusion matrix, per-class accuracy, the checkpoint), `lr_finder` and
+`server` (what the server shares, and whose runs these are). Pages write what they teach inside
+`live.explanation`, which folds it while a run trains.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Callable
 import streamlit as st
 
 from core.train import PLAIN
-from pages._live import live_view, train_controls
-from pages._lr_finder import lr_finder_panel
-from pages._results import results, save_button
-from pages._server import store_notice
-from pages._settings import common_settings, export_buttons, make_config
+from ui.live import live_view, train_controls
+from ui.lr_finder import lr_finder_panel
+from ui.results import results, save_button
+from ui.server import store_notice
+from ui.settings import common_settings, export_buttons, make_config
 
 
 def training_page(
@@ -37,11 +38,15 @@ def training_page(
     export_buttons(config)
     store_notice()
     run = train_controls(config, models, label)
-    lr_finder_panel(config)
+    training = run is not None and run.state != "done"
+    if not training:  # while a run trains its curve comes first, the finder after it
+        lr_finder_panel(config)
     if run is None:
         st.info("Choose the settings in the sidebar and press **Train**. The curves grow while it trains.")
         return
     live_view(run)
+    if training:
+        lr_finder_panel(config)
     if run.history and run.config.model in models:
         if run.state != "done":
             # on request only: the mistakes and the matrices, redrawn with every click, slow the live page

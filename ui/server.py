@@ -29,19 +29,6 @@ OWNER_ID = re.compile(r"[A-Za-z0-9_-]{32,64}")  # what we make: 24 random bytes,
 COOKIE_DAYS = 400  # the longest a browser keeps a cookie; each visit renews it
 
 
-def _use_our_navigation() -> None:
-    """A fresh server whose first visitor opens a page's link runs that page without streamlit_app.py
-    (Streamlit's old pages/ folder mode, until st.navigation is first called): switch modes and rerun."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_use_our_navigation()
-
-
 @st.cache_resource(show_spinner=False)
 def scheduler() -> Scheduler:
     """The server's trainers, started at once in the background (Ray, then each trainer importing PyTorch and

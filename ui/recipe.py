@@ -4,7 +4,7 @@ d2l's chapters train with plain minibatch SGD at a constant learning rate, and t
 keep that as their default, so their numbers stay the tutorials'. The ResNet page starts from a modern
 recipe instead (`core.train.RECIPE`), and one click sets d2l's plain SGD back (`PLAIN`), so that a class sees what
 the recipe buys at the same budget. Every widget is bound to the URL like the other settings;
-a link's value that a widget cannot take gets its warning from `pages._links`.
+a link's value that a widget cannot take gets its warning from `ui.links`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.optim import OPTIMIZERS, SCHEDULES
 from core.train import PLAIN, RECIPE  # noqa: F401 (the pages take them from here)
-from pages._links import bound
+from ui.links import bound
 
 MOMENTUM_OPTIONS = [0.5, 0.8, 0.9, 0.95, 0.99]
 WEIGHT_DECAY_OPTIONS = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2]

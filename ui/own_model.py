@@ -15,8 +15,8 @@ import torch
 from core import checkpoint, transfer
 from core.datasets import CATDOG, PHOTO_FEATURES
 from core.models import pretrained
-from pages._photo_ui import backbone
-from pages._server import my_runs
+from ui.photo import backbone
+from ui.server import my_runs
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Train / Stop and the live view: a run's progress line and its curves, redrawn while it trains.
 
-A run belongs to the browser (`pages._server.owner`), not to the tab: the page draws the latest of the
+A run belongs to the browser (`ui.server.owner`), not to the tab: the page draws the latest of the
 owner's runs of its models, whether this tab started it or a tab before a reload did, so a reloaded
 page reattaches to a run still training and its Stop still works. Nothing here computes: a run's
 numbers come from `core`, live or from the run store.
@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from core import datasets
 from core.runs import next_label
 from core.train import RunConfig
-from pages._server import book, my_runs, owner, scheduler
+from ui.server import book, my_runs, owner, scheduler
 
 POLL_SECONDS = 0.5
 QUEUED_POLL_SECONDS = 2.0
@@ -46,6 +46,20 @@ def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str
     left.button("Train", type="primary", disabled=config is None or active, key="train")
     right.button("Stop", disabled=not active, key="stop", on_click=_stop_now, args=(run,))
     return run
+
+
+def training_now(models: tuple[str, ...]) -> bool:
+    """Whether this browser's latest run of these models trains or waits, or its Train was just pressed."""
+    latest = [run for run in my_runs() if run.config.model in models][-1:]
+    return bool(st.session_state.get("train")) or bool(latest and latest[0].state != "done")
+
+
+def explanation(models: tuple[str, ...]):
+    """Where a page writes what it teaches: in full before a run, folded while a run of these models trains or
+    waits, so that on a projector (1280x720) the run's curve is in view without scrolling."""
+    if training_now(models):
+        return st.expander("About this page (folded while the run trains, so its curve stays in view)")
+    return st.container()
 
 
 def submit(config: RunConfig, data: datasets.Data | None, label: str, wait: float, **task):

@@ -10,9 +10,9 @@ import streamlit as st
 
 from core.album import MAX_CLASSES, MIN_CLASSES, MIN_PER_CLASS, Album, AlbumError
 from core.photos import MAX_UPLOAD_MB
-from pages._photo_ui import backbone
+from ui.photo import backbone
 
-PER_PAGE, PER_ROW = 24, 8
+PER_PAGE, THUMB_PX = 24, 100  # photos a page; a thumbnail's width
 
 
 def class_tabs(album: Album) -> None:
@@ -113,12 +113,13 @@ def thumbnails(album: Album, label: int) -> None:
     page = st.number_input("Page", 1, pages, 1, key=f"page-{label}") if pages > 1 else 1
     shown = ids[(page - 1) * PER_PAGE : page * PER_PAGE]
     st.caption(f"{len(ids)} photos{f', page {page} of {pages}' if pages > 1 else ''}. ✕ removes one.")
-    for start in range(0, len(shown), PER_ROW):
-        for col, photo_id in zip(st.columns(PER_ROW), shown[start : start + PER_ROW]):
-            thumb = album.thumbnail(photo_id)
-            if thumb is not None:
-                col.image(thumb, width="stretch")
-            col.button("✕", key=f"rm-{photo_id}", on_click=_remove, args=(album, label, [photo_id]), help="Remove it")
+    row = st.container(horizontal=True, gap="small")  # wraps: 8 a row on a projector, 3 on a phone (not stacked)
+    for photo_id in shown:
+        cell = row.container(width=THUMB_PX, gap=None)
+        thumb = album.thumbnail(photo_id)
+        if thumb is not None:
+            cell.image(thumb, width="stretch")
+        cell.button("✕", key=f"rm-{photo_id}", on_click=_remove, args=(album, label, [photo_id]), help="Remove it")
     if st.checkbox(f"Remove all {len(ids)} photos of {album.classes[label]}", key=f"clear-{label}"):
         args = (album, label, ids, f"clear-{label}")
         st.button("Yes, remove them all", type="primary", key=f"clear-yes-{label}", on_click=_remove, args=args)

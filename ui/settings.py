@@ -1,7 +1,7 @@
 """The sidebar's settings of a training page, bound to the URL so that a teacher can share a link.
 
 Dataset, implementation, learning rate, batch size, epochs, seed, device and the training recipe, each
-read from and written to the link (`pages._links.bound`); `make_config` turns them into a `RunConfig`,
+read from and written to the link (`ui.links.bound`); `make_config` turns them into a `RunConfig`,
 or says in the page why these settings cannot train; `export_buttons` offers the run as a script or a
 notebook to take home.
 """
@@ -15,9 +15,9 @@ import streamlit as st
 from core import export
 from core.device import available_devices
 from core.train import MIN_LR, PLAIN, ConfigError, RunConfig
-from pages._links import bound
-from pages._recipe import recipe_settings
-from pages._server import dataset_choices
+from ui.links import bound
+from ui.recipe import recipe_settings
+from ui.server import dataset_choices
 
 # MIN_LR (1e-4) .. 10 on a log scale; 3 is there for d2l's lr 0.03
 LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 3, 5)] + [10.0]

@@ -21,6 +21,8 @@ from PIL import Image
 from core import checkpoint, heatmaps
 from core.evaluate import Evaluation, evaluate
 
+CELL_PX = 88  # a mistake's width: 8 a row in a projector's 820 px, 3 in a phone's 358
+
 
 def to_image(x: torch.Tensor) -> np.ndarray:
     """One example (C, H, W) in [0, 1] -> an (H, W) or (H, W, 3) uint8 picture."""
@@ -103,12 +105,13 @@ def gallery(mistakes, classes, picture: Callable, looked: dict | None = None) ->
         st.write("No mistakes here.")
         return
     st.caption("Worst first: the images whose true label got the lowest probability.")
-    per_row = 8
-    for start in range(0, len(mistakes), per_row):
-        cols = st.columns(per_row)
-        for col, m in zip(cols, mistakes[start : start + per_row]):
-            col.image(looked[m.index] if looked else picture(m.index), width="stretch")
-            col.caption(f"true: **{classes[m.true]}**  \npred: {classes[m.predicted]} ({m.confidence:.0%})")
+    # a row that wraps (not columns, which a phone stacks one full-width image a row): 8 a row on a projector,
+    # 3 on a phone
+    row = st.container(horizontal=True, gap="small")
+    for m in mistakes:
+        cell = row.container(width=CELL_PX, gap=None)
+        cell.image(looked[m.index] if looked else picture(m.index), width="stretch")
+        cell.caption(f"true: **{classes[m.true]}**  \npred: {classes[m.predicted]} ({m.confidence:.0%})")
 
 
 def confusion_matrix(job, ev: Evaluation, classes, picture: Callable) -> None:

@@ -13,9 +13,9 @@ import streamlit as st
 
 from core import datasets
 from core.train import RunConfig
-from pages._live import POLL_SECONDS, queue_place, submit
-from pages._server import book, my_runs, owner, scheduler
-from pages._settings import nearest_lr
+from ui.live import POLL_SECONDS, queue_place, submit
+from ui.server import book, my_runs, owner, scheduler
+from ui.settings import nearest_lr
 
 
 def _use_lr(lr: float) -> None:

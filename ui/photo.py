@@ -19,7 +19,7 @@ from PIL import Image
 from core import heatmaps, transfer
 from core.album import Album, Albums
 from core.models import pretrained
-from pages._server import book, owner
+from ui.server import book, owner
 
 HEATMAPS_KEPT = 48  # per session
 
