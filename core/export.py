@@ -82,7 +82,14 @@ def _from_scratch(*functions) -> str:
 IMAGES = '''
 def load_images(train):
     """$title as tensors: images (n, $channels, $height, $width) in [0, 1] and labels (n,)."""
-    dataset = torchvision.datasets.$tv_class(root=DATA, train=train, download=True)
+    try:  # read from DATA when the files are there, else downloaded into it
+        dataset = torchvision.datasets.$tv_class(root=DATA, train=train, download=True)
+    except (RuntimeError, OSError) as err:  # offline, and not in DATA
+        raise SystemExit(
+            f"$title is not in {os.path.abspath(DATA)} and could not be downloaded ({err}). "
+            "Connect to the internet for the first run, or set DASHBOARD_DATA to a folder "
+            "that holds it (the dashboard's data folder does)."
+        ) from None
     X = torch.as_tensor(dataset.data)$to_channels_first.float() / 255
     return X, torch.as_tensor(dataset.targets)
 
@@ -568,13 +575,21 @@ def _settings(config: RunConfig, root: str) -> str:
     else:
         lines.append("drop_last = False")
     if config.dataset not in datasets.TABLE_SETS:
-        lines.append(f"DATA = {json.dumps(root)}  # torchvision downloads the dataset here on the first run")
+        lines.append(
+            "# where the dataset is read from: $DASHBOARD_DATA, else the dashboard's data folder (where this was\n"
+            "# exported), else data/ beside it, into which torchvision downloads it on the first run\n"
+            "DATA = next(\n"
+            f'    (d for d in (os.environ.get("DASHBOARD_DATA"), {json.dumps(root)}) if d and os.path.isdir(d)),\n'
+            '    "data",\n'
+            ")"
+        )
     return "\n".join(lines)
 
 
 def _imports(code: str) -> str:
     """Only the imports the code uses, so that it reads (and lints) as written by hand."""
-    lines = ["import math", ""] if re.search(r"\bmath\.", code) else []  # the standard library first
+    stdlib = [f"import {m}" for m in ("math", "os") if re.search(rf"\b{m}\.", code)]
+    lines = [*stdlib, ""] if stdlib else []  # the standard library first
     lines.append("import torch")
     if re.search(r"\btorchvision\.", code):
         lines.append("import torchvision")
@@ -617,7 +632,7 @@ def _recipe(config: RunConfig):
         yield ", normalised inputs"
 
 
-def sections(config: RunConfig, root: str = "data") -> list[tuple[str, str]]:
+def sections(config: RunConfig, root: str | None = None) -> list[tuple[str, str]]:
     """The program as (markdown, code) pairs: the notebook's cells, and the script's paragraphs."""
     if not isinstance(config, RunConfig):
         raise TypeError(f"need a RunConfig, got {type(config).__name__}")
@@ -629,12 +644,21 @@ def sections(config: RunConfig, root: str = "data") -> list[tuple[str, str]]:
     defined = set(re.findall(r"^def (\w+)\(", model[1], flags=re.M))
     parts = [_data(config), model, _loss(config, defined), _optimizer(config), _training(config)]
     body = "\n".join(code for _, code in parts)
-    settings = ("The run's settings.", _imports(body) + "\n\n" + _settings(config, root))
+    root = str(datasets.data_dir().resolve()) if root is None else root
+    settings_code = _settings(config, root)
+    settings = ("The run's settings.", _imports(body + settings_code) + "\n\n" + settings_code)
     return [settings, *parts]
 
 
 def _docstring(config: RunConfig) -> str:
-    where = "" if config.dataset in datasets.TABLE_SETS else " It downloads the dataset on its first run."
+    where = (
+        ""
+        if config.dataset in datasets.TABLE_SETS
+        else (
+            "\nIt reads the dataset from the dashboard's data folder when it is there (or from $DASHBOARD_DATA),\n"
+            "else torchvision downloads it into data/ beside it on its first run."
+        )
+    )
     return (
         f'"""{_title(config)}, exported from the deep-learning dashboard.\n\n'
         f"{fill('Settings: ' + _summary(config) + '.', 100, break_on_hyphens=False)}\n"
@@ -654,7 +678,7 @@ def _join(blocks: list[str]) -> str:
     return text
 
 
-def to_script(config: RunConfig, root: str = "data") -> str:
+def to_script(config: RunConfig, root: str | None = None) -> str:
     """The run as a Python script: `python <file>.py` trains it and prints each epoch."""
     return _docstring(config) + "\n\n" + _join([code for _, code in sections(config, root)]) + "\n"
 
@@ -667,9 +691,13 @@ def _cell(kind: str, text: str) -> dict:
     return cell
 
 
-def to_notebook(config: RunConfig, root: str = "data") -> str:
+def to_notebook(config: RunConfig, root: str | None = None) -> str:
     """The run as a Jupyter notebook (nbformat 4): a markdown cell before each code cell."""
     intro = f"# {_title(config)}\n\nExported from the deep-learning dashboard. Settings: {_summary(config)}."
+    intro += (
+        "\n\nOpen it in Jupyter (`pip install notebook`, then `jupyter notebook` in this folder), VS Code or Google"
+        " Colab; it needs `torch` and `torchvision`."
+    )
     cells = [_cell("markdown", intro)]
     for text, code in sections(config, root):
         cells += [_cell("markdown", text), _cell("code", code)]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from core import datasets
 from core.export import file_name, sections, to_notebook, to_script
 from core.train import RunConfig, train
 
@@ -54,7 +54,7 @@ def imported_modules(src: str) -> set[str]:
 def test_every_family_and_implementation_compiles_without_our_package(config):
     src = to_script(config)
     compile(src, f"{file_name(config)}.py", "exec")
-    assert imported_modules(src) <= {"math", "torch", "torchvision"}
+    assert imported_modules(src) <= {"math", "os", "torch", "torchvision"}
     assert f"lr, batch_size, num_epochs, seed = {config.lr!r}, {config.batch_size}, {config.epochs}" in src
     explicit_parameters = config.scratch and config.model in ("linear", "softmax", "mlp")
     assert ("nn.Parameter(" in src) == explicit_parameters  # the scratch ResNet is written out, but of layers
@@ -100,13 +100,32 @@ def test_what_cannot_be_exported_is_explained():
         to_script(RunConfig(model="softmax", loss="mse"))
 
 
-def run_script(config: RunConfig, tmp_path) -> str:
-    """Run the exported script in a fresh Python, with the project's data folder as its DATA."""
+OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}  # a closed port: no download
+
+
+def run_script(config: RunConfig, tmp_path, root: str | None = None) -> subprocess.CompletedProcess:
+    """Run the exported script unmodified in a fresh Python, in an empty folder and offline, as a student would:
+    it finds the dashboard's data folder (the one it was exported from) by itself."""
     path = tmp_path / f"{file_name(config)}.py"
-    path.write_text(to_script(config, root=str(datasets.data_dir())))
-    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=tmp_path, timeout=180)
+    path.write_text(to_script(config, root))
+    env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_DATA"} | OFFLINE
+    command = [sys.executable, str(path)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=180)
+
+
+def script_output(config: RunConfig, tmp_path) -> str:
+    done = run_script(config, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
+
+
+def test_the_script_offline_without_the_dataset_says_so_in_a_sentence(tmp_path):
+    """Issue 20: run in a fresh folder without network it ended in torchvision's 'RuntimeError: Error downloading'."""
+    config = RunConfig(model="softmax", epochs=1)
+    done = run_script(config, tmp_path, root=str(tmp_path / "no such folder"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "Fashion-MNIST is not in" in done.stderr and "could not be downloaded" in done.stderr, done.stderr
+    assert "set DASHBOARD_DATA to a folder" in done.stderr
 
 
 def epoch_lines(stdout: str) -> list[dict[str, float]]:
@@ -132,7 +151,7 @@ def epoch_lines(stdout: str) -> list[dict[str, float]]:
     ids=["d2l", "post-init", "recipe-concise", "recipe-scratch"],
 )
 def test_the_softmax_script_runs_and_matches_the_dashboard(config, fashion, tmp_path):
-    epochs = epoch_lines(run_script(config, tmp_path))
+    epochs = epoch_lines(script_output(config, tmp_path))
     assert len(epochs) == 2
     last = train(config, fashion).last_eval
     # the same weights, batches and updates: equal to every printed digit (4 decimals, so within half a unit of the
@@ -147,7 +166,7 @@ def test_the_linear_regression_script_runs_and_learns_what_the_dashboard_learns(
     config = RunConfig(
         model="linear", dataset="synthetic", implementation=implementation, lr=0.02, batch_size=32, epochs=3
     )
-    stdout = run_script(config, tmp_path)
+    stdout = script_output(config, tmp_path)
     assert len(epoch_lines(stdout)) == 3
     learned = re.search(r"learned w \[([-\d.e]+), ([-\d.e]+)\], b ([-\d.e]+)", stdout)
     w1, w2, b = map(float, learned.groups())
