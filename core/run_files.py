@@ -44,6 +44,19 @@ SETTINGS = (
 )
 
 
+def applies(config, key: str) -> bool:
+    """Whether a setting changes what this run does: momentum does nothing for plain SGD, hidden units nothing
+    for linear regression; such a cell stays empty, so a table of many runs lists only what shaped each."""
+    model = config.model
+    rules = {
+        "momentum": config.optimizer in ("momentum", "nesterov"),
+        "label_smoothing": config.loss_name == "cross_entropy",
+        **dict.fromkeys(("num_hiddens", "num_layers", "activation"), model == "mlp"),
+        **dict.fromkeys(("resnet_width", "resnet_blocks", "resnet_stages"), model == "resnet"),
+    }
+    return rules.get(key, True)
+
+
 def status(run) -> str:
     if run.error:
         return "failed"
@@ -60,7 +73,7 @@ def summary_table(runs) -> pd.DataFrame:
             {
                 "run": run.label,
                 "run id": run.id,
-                **{k: getattr(run.config, k) for k in SETTINGS},
+                **{k: getattr(run.config, k) if applies(run.config, k) else None for k in SETTINGS},
                 "dataset": datasets.title(run.config.dataset),
                 "status": status(run),
                 "epochs done": round(last.epoch, 2) if last else 0.0,

@@ -3,16 +3,19 @@
 
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.colors import qualitative
 
 from core.run_files import SETTINGS, summary_table, tensorboard_zip
 from ui.live import history_frame
 from ui.server import book, my_runs, owner, store_notice
 
+PALETTE, DASHES = qualitative.Dark24, ("solid", "dash", "dot", "dashdot")
+
 st.title("Compare runs")
 store_notice()
 if message := st.session_state.pop("deleted", None):  # said first: deleting the last run leaves no page below
     st.success(message)
-runs = [run for run in my_runs() if run.history]
+runs = my_runs()  # every training run, also one stopped before its first step: Home counts the same
 if not runs:
     st.info("No runs yet in this browser. Train a model on any page; every run shows up here, and stays.")
     st.stop()
@@ -20,21 +23,30 @@ table = summary_table(runs)
 
 metric = st.radio("Curve", ["val accuracy", "val loss", "train loss"], horizontal=True)
 fig = go.Figure()
-for run in runs:
-    points = history_frame(run).dropna(subset=[metric])  # evaluations only, for the validation curves
-    if not points.empty:
-        fig.add_scatter(x=points["epoch"], y=points[metric], name=run.label, mode="lines+markers")
-fig.update_layout(height=380, xaxis_title="epoch", yaxis_title=metric, margin=dict(t=10))
+for i, run in enumerate(runs):
+    points = history_frame(run).dropna(subset=[metric]) if run.history else None  # evaluations only, for val
+    if points is not None and not points.empty:
+        # 24 colours, then the same again dashed, dotted...: 18 runs no longer share 10 colours
+        line = dict(color=PALETTE[i % len(PALETTE)], dash=DASHES[i // len(PALETTE) % len(DASHES)])
+        fig.add_scatter(x=points["epoch"], y=points[metric], name=run.label, mode="lines+markers", line=line)
+rows = -(-len(fig.data) // 3)  # the legend below the plot, three names a row: every name in view, none scrolled
+fig.update_layout(height=360 + 24 * rows, xaxis_title="epoch", yaxis_title=metric, margin=dict(t=10))
+fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0))
 if metric == "val accuracy":
     fig.update_yaxes(tickformat=".0%")
 st.plotly_chart(fig, key="compare-curves")
 
-varying = [k for k in SETTINGS if table[k].astype(str).nunique() > 1]
+varying = [k for k in SETTINGS if table[k].dropna().astype(str).nunique() > 1]
 st.caption("Settings that differ between runs: " + (", ".join(varying) if varying else "none"))
-st.dataframe(table, hide_index=True)
-left, right, _ = st.columns([1, 1, 2])
-left.download_button("Download as CSV", table.to_csv(index=False).encode(), "runs.csv", "text/csv", on_click="ignore")
-right.download_button(
+# what a teacher reads first: the result, then what differs; a setting that applies to no run is left out
+first = ["run", "final val accuracy", "final val loss", "status", "dataset", *[k for k in varying if k != "dataset"]]
+shown = table[first + [c for c in table.columns if c not in first]].dropna(axis="columns", how="all")
+percent = st.column_config.NumberColumn(format="percent")
+st.dataframe(shown, hide_index=True, column_config={"final val accuracy": percent})
+buttons = st.container(horizontal=True)  # each button as wide as its label: none cut off
+csv = table.to_csv(index=False).encode()
+buttons.download_button("Download as CSV", csv, "runs.csv", "text/csv", on_click="ignore")
+buttons.download_button(
     "Download curves for TensorBoard",
     lambda: tensorboard_zip(runs),  # written only when asked for
     "runs-tensorboard.zip",

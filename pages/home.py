@@ -34,13 +34,16 @@ st.subheader("This machine")
 st.write(f"Training runs on: **{device_caption()}**")
 st.subheader("Your runs")
 store_notice()
-store, mine = book().store, book().runs(owner(), None)
+store, mine = book().store, book().runs(owner(), "train")  # the runs Compare lists; the lr sweeps apart
+sweeps = len(book().runs(owner(), None)) - len(mine)
+also = f" (and {sweeps} learning-rate sweep(s))" if sweeps else ""
 if store.durable:
     kept = f"kept in the run store ({store.where}): they are there after a reload, in a new tab and after a restart"
 else:
     kept = "kept in this server's memory only: they are there after a reload and in a new tab, not after a restart"
 st.write(
-    f"This browser has **{len(mine)} run(s)**, {kept}. The store holds **{store.size_bytes() / 1e6:,.1f} MB** for "
+    f"This browser has **{len(mine)} run(s)**{also}, {kept}. "
+    f"The store holds **{store.size_bytes() / 1e6:,.1f} MB** for "
     f"everyone; it keeps each browser's newest {max_runs()} runs and forgets a browser unseen for {OWNER_DAYS} "
     "days. *Compare runs* deletes and downloads yours."
 )

@@ -166,3 +166,32 @@ def test_a_learning_rate_sweep_is_there_after_a_reload_and_a_new_one_replaces_it
     reloaded.button(key="lr-finder").click().run()
     assert [s.id for s in runs_of(owner, "find_lr")] != [sweep.id], "one sweep a browser: the new one"
     assert len(runs_of(owner, "find_lr")) == 1
+
+
+def test_compare_with_many_runs_keeps_each_curve_apart_and_the_result_first():
+    """Issue 20: 18 curves shared 10 colours, the accuracy was the 31st column, momentum was listed for plain SGD and
+    hidden units for linear regression, a button label was cut off, and Home counted a sweep Compare did not list."""
+    import json
+
+    owner = new_owner()
+    configs = [RunConfig(**{**QUICK.as_dict(), "lr": 0.01 * (i + 1)}) for i in range(17)]
+    configs.append(RunConfig(**{**QUICK.as_dict(), "optimizer": "momentum", "momentum": 0.5}))
+    jobs = [submit_for(owner, c, label=f"Linear regression #{i + 1}") for i, c in enumerate(configs)]
+    sweep = submit_for(owner, QUICK, label="Learning-rate sweep", task="find_lr", options={"num_steps": 20})
+    assert all(job.wait(120) for job in [*jobs, sweep])
+    at = open_page(as_browser(owner), "compare")
+    at.radio[0].set_value("val loss").run()  # linear regression has no accuracy
+    figure = json.loads(next(c for c in at.get("plotly_chart") if c.key == "compare-curves").proto.spec)
+    styles = {(t["line"]["color"], t["line"].get("dash", "solid")) for t in figure["data"]}
+    assert len(figure["data"]) == 18 and len(styles) == 18, "each run its own line"
+    assert figure["layout"]["legend"]["orientation"] == "h", "every name below the plot, none scrolled away"
+    table = at.dataframe[0].value
+    assert len(table) == 18
+    # the result first (linear regression has no accuracy, so that column is left out with the other empty ones)
+    assert list(table.columns[:4]) == ["run", "final val loss", "status", "dataset"]
+    assert list(table.columns[4:6]) == ["lr", "optimizer"], "then the settings that differ"
+    assert "num_hiddens" not in table.columns and "resnet_width" not in table.columns
+    assert table["momentum"].isna().sum() == 17, "momentum is blank where the optimizer has none"
+    assert at.get("download_button")[1].proto.label == "Download curves for TensorBoard"
+    home = open_page(at, "home")
+    assert any("**18 run(s)** (and 1 learning-rate sweep(s))" in m.value for m in home.markdown), "as Compare lists"
