@@ -33,7 +33,7 @@ def prepare(raw: bytes, name: str, target: str, extreme: str) -> tables.Prepared
 
 def show_step(col, number: int, step: tables.Step) -> None:
     col.markdown(f"**{number}. {step.title}**")
-    col.code(step.code, language="python")
+    col.code(step.code, language="python", wrap_lines=True)  # wrapped: no scroll region a keyboard cannot reach
     rows = len(step.frame)
     col.dataframe(step.frame.head(SHOW_ROWS), height=min(38 + 35 * min(rows, SHOW_ROWS), 250))
     more = f" (first {SHOW_ROWS} of {rows:,} rows)" if rows > SHOW_ROWS else ""

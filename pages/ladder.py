@@ -54,7 +54,7 @@ st.caption("The post, on MNIST: 66.1% and 81.7%. Squaring punishes a few large d
 means = st.container(horizontal=True, gap="small")  # wraps (columns would stack 10 full-width means on a phone)
 for c, name in enumerate(data.classes):
     col = means.container(width=72, gap=None)
-    col.image(to_image(pixel.means[c]), width="stretch")
+    col.image(to_image(pixel.means[c]), width="stretch", alt=f"the mean image of {name}")
     col.caption(f"**{name}**  \nMAE {pixel.per_class_mae[c]:.0%}  \nMSE {pixel.per_class_mse[c]:.0%}")
 
 st.subheader("The ladder")

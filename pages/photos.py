@@ -15,7 +15,8 @@ from ui.photo import classifier, heat_net, heatmap, probability_bars
 def where_looked(key: str, model, X, classes, label: str, image, who: str) -> None:
     """Behind the sidebar's toggle: a heatmap for the model's answer, or for the class the student picks."""
     pick = st.selectbox(f"{who}: where it looked for", classes, index=list(classes).index(label), key=f"for-{key}")
-    st.image(heatmap((key, pick), model, X, list(classes).index(pick), transfer.seen(image)), width="stretch")
+    where = heatmap((key, pick), model, X, list(classes).index(pick), transfer.seen(image))
+    st.image(where, width="stretch", alt=f"where {who} looked for {pick}, red over the photo")
     st.caption(f"Grad-CAM for *{pick}*: red raised that answer most.")
 
 
@@ -70,7 +71,7 @@ for start in range(0, len(photos), PER_ROW):
             if verdict is None:
                 st.error(photo.error)
                 continue
-            st.image(photo.image, caption=photo.name, width="stretch")
+            st.image(photo.image, caption=photo.name, width="stretch", alt=photo.name)
             st.markdown(f"### {verdict.label}")
             probability_bars(verdict.probs, verdict.label, key=f"bars-{i}")
             st.caption("Pretrained top 5: " + ", ".join(f"{label} {p:.0%}" for label, p in verdict.top5))

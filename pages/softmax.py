@@ -25,7 +25,7 @@ def class_weights(job) -> None:
     )
     row = st.container(horizontal=True)  # wraps: 5 a row on a projector, 2 on a phone (columns would stack them)
     for j, name in enumerate(job.run.data.classes):
-        row.image(to_image(images[j][None]), caption=name, width=150)
+        row.image(to_image(images[j][None]), caption=name, width=150, alt=f"the weights of {name}")
 
 
 training_page("Softmax regression", ("softmax",), {}, extra_tabs={"Class weights": class_weights})

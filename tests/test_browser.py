@@ -8,8 +8,10 @@ sidebar's widgets. Screenshots go to test-artifacts/ (git-ignored) for a person 
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from needs import require
@@ -120,6 +122,13 @@ DEEP_LINKS = {
     "/softmax": "Softmax regression",
     "/teach": "Teach your own",
     "/photos": "Cat, dog or neither?",
+}
+MORE_PAGES = {
+    "/foundations": "Foundations",
+    "/data_prep": "Data preparation",
+    "/linear": "Linear regression",
+    "/resnet": "ResNet",
+    "/ladder": "Baseline ladder",
 }
 NAVIGATION = ["Home", "Foundations", "Data preparation", "Linear regression", "Softmax regression", "MLP", "ResNet"]
 NAVIGATION += ["Teach your own", "Cat, dog or neither?", "Compare runs", "Baseline ladder"]
@@ -296,3 +305,36 @@ def test_checkpoints_uploaded_on_the_photo_page_are_checked_then_used(server, pa
     expect(page.get_by_text("Your model:")).to_be_visible(timeout=60_000)
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=ARTIFACTS / "photos-own-checkpoint.png", full_page=True)
+
+
+AXE = Path(sys.prefix) / "axe-core-4.14.1.min.js"  # npm's axe-core, pinned; .ci/setup puts it in the venv
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Streamlit's, not ours, and not themeable: its sidebar navigation puts <div>s between <ul> and <li> (list,
+# listitem), and its code blocks colour strings green80 (#09ab3b) on #f7f7f6, 2.83 (color-contrast)
+STREAMLITS = {"list": "stSidebarNav", "listitem": "stSidebarNav", "color-contrast": "stCode"}
+AUDIT = """async (rules) => {
+    const result = await axe.run(document, {runOnly: {type: "tag", values: rules}});
+    return result.violations.flatMap(v => v.nodes.map(n => ({
+        rule: v.id, target: n.target.join(" "), html: n.html.slice(0, 200),
+        inside: ["stSidebarNav", "stCode"].filter(
+            id => document.querySelector(n.target[0])?.closest(`[data-testid=${id}]`)),
+    })));
+}"""
+
+
+def test_every_page_passes_an_accessibility_audit(server, browser):
+    """axe-core's WCAG 2.0 and 2.1 A and AA rules on all 11 pages at 1280x720: no violation of our own."""
+    from playwright.sync_api import expect
+
+    require(AXE.exists(), f"{AXE} is missing; WANT_BROWSER=1 bash .ci/setup fetches axe-core with npm")
+    page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    ours = {}
+    for link, heading in {"/": "Deep learning, live", **DEEP_LINKS, **MORE_PAGES}.items():
+        page.goto(f"{server}{link}")
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1000)  # the page's last elements
+        page.add_script_tag(path=str(AXE))
+        found = page.evaluate(AUDIT, WCAG_AA)
+        ours[link] = [v for v in found if STREAMLITS.get(v["rule"]) not in v["inside"]]
+    page.context.close()
+    assert not any(ours.values()), {link: hits for link, hits in ours.items() if hits}

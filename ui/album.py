@@ -118,7 +118,7 @@ def thumbnails(album: Album, label: int) -> None:
         cell = row.container(width=THUMB_PX, gap=None)
         thumb = album.thumbnail(photo_id)
         if thumb is not None:
-            cell.image(thumb, width="stretch")
+            cell.image(thumb, width="stretch", alt=f"a photo of {album.classes[label]}")
         cell.button("✕", key=f"rm-{photo_id}", on_click=_remove, args=(album, label, [photo_id]), help="Remove it")
     if st.checkbox(f"Remove all {len(ids)} photos of {album.classes[label]}", key=f"clear-{label}"):
         args = (album, label, ids, f"clear-{label}")

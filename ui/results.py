@@ -110,7 +110,8 @@ def gallery(mistakes, classes, picture: Callable, looked: dict | None = None) ->
     row = st.container(horizontal=True, gap="small")
     for m in mistakes:
         cell = row.container(width=CELL_PX, gap=None)
-        cell.image(looked[m.index] if looked else picture(m.index), width="stretch")
+        alt = f"a {classes[m.true]} taken for {classes[m.predicted]}"  # what a screen reader says
+        cell.image(looked[m.index] if looked else picture(m.index), width="stretch", alt=alt)
         cell.caption(f"true: **{classes[m.true]}**  \npred: {classes[m.predicted]} ({m.confidence:.0%})")
 
 
