@@ -62,7 +62,11 @@ st.caption(too_large)
 
 photos = [decode_photo(raw, file_name) for file_name, raw, _ in uploads]
 verdicts = pretrained.classify_photos(classifier(name), photos, threshold)
+# the taught model's answers are counted too: a drop of photos is tallied for both models, not only the pretrained
+mine_all = [own_answer(own, p.image, threshold) if own is not None and p.ok else None for p in photos]
 st.subheader(pretrained.tally(verdicts))
+if own is not None:
+    st.markdown(f"**Your model:** {pretrained.count_answers([m and m[0] for m in mine_all], own.classes)}")
 PER_ROW = 3  # cards side by side: a drop of 24 photos fills a screen or two, not a long column
 for start in range(0, len(photos), PER_ROW):
     for col, i in zip(st.columns(PER_ROW), range(start, min(start + PER_ROW, len(photos)))):
@@ -75,7 +79,7 @@ for start in range(0, len(photos), PER_ROW):
             st.markdown(f"### {verdict.label}")
             probability_bars(verdict.probs, verdict.label, key=f"bars-{i}")
             st.caption("Pretrained top 5: " + ", ".join(f"{label} {p:.0%}" for label, p in verdict.top5))
-            mine = own_answer(own, photo.image, threshold) if own is not None else None
+            mine = mine_all[i]
             if mine is not None:
                 st.markdown(f"**Your model:** {mine[0]} ({mine[1][mine[0]]:.0%})")
                 if own.taught:

@@ -205,7 +205,7 @@ def test_a_sweep_that_outlasts_the_click_draws_itself_when_it_ends(server, page)
     find.click()
     expect(page.get_by_text("Sweeping the learning rate...").first).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Stop the sweep")).to_be_visible()
-    expect(page.get_by_role("button", name=re.compile(r"Use lr = "))).to_be_visible(timeout=180_000)
+    expect(page.get_by_role("button", name=re.compile(r"^Use lr = [\d.e+-]+$"))).to_be_visible(timeout=180_000)
     expect(page.get_by_text(re.compile(r"Lowest loss at lr ≈"))).to_be_visible()
     expect(page.get_by_role("button", name="Stop the sweep")).to_have_count(0)
     swept = """() => [...document.querySelectorAll('.js-plotly-plot')].some(plot =>
@@ -302,7 +302,7 @@ def test_checkpoints_uploaded_on_the_photo_page_are_checked_then_used(server, pa
     upload.set_input_files(tmp_path / "mine.pt")
     expect(refusal).to_have_count(0, timeout=30_000)
     page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(tmp_path / "chelsea.png")
-    expect(page.get_by_text("Your model:")).to_be_visible(timeout=60_000)
+    expect(page.locator('[class*="st-key-photo-"]').get_by_text("Your model:")).to_be_visible(timeout=60_000)
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=ARTIFACTS / "photos-own-checkpoint.png", full_page=True)
 

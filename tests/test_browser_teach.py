@@ -88,7 +88,10 @@ def test_teach_three_classes_then_the_taught_model_answers_a_new_photo_with_its_
     chosen = sidebar.get_by_role("combobox", name="Your model")  # the newest taught run, by default
     expect(chosen).to_have_value(re.compile(r"^Taught cat/dog/neither #1"), timeout=60_000)
     page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(tmp_path / name)
-    expect(page.get_by_text("Your model: cat")).to_be_visible(timeout=60_000)
+    card = page.locator('[class*="st-key-photo-"]')
+    expect(card.get_by_text("Your model: cat")).to_be_visible(timeout=60_000)
+    # the drop's tally counts the taught model's answers too, not only the pretrained verdicts (issue 20)
+    expect(page.get_by_text("Your model: cat 1", exact=True)).to_be_visible()
     sidebar.get_by_text("Show where each model looked").click()
     # the pretrained verdict's heatmap and the taught one's
     expect(page.get_by_text("Grad-CAM for cat")).to_have_count(2, timeout=60_000)

@@ -27,6 +27,7 @@ from core.models.pretrained import (
     classify,
     classify_batch,
     classify_own,
+    count_answers,
     decide,
     fold_imagenet,
     load_classifier,
@@ -171,3 +172,5 @@ def test_a_drop_is_summed_up_in_one_line():
     verdicts += [Verdict("neither", 0.1, 0.1, 0.8, ())] * 4 + [None]
     assert tally(verdicts) == "14 cats, 6 dogs, 4 neither, 1 not read"
     assert tally([Verdict("dog", 0.1, 0.8, 0.1, ())]) == "1 dog" and tally([]) == "No photos"
+    # a taught model's answers, in its classes' order; an unread photo has none
+    assert count_answers(["dog", "kitten", None, "dog"], ["kitten", "dog", "neither"]) == "kitten 1, dog 2"

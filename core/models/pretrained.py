@@ -192,6 +192,12 @@ def own_model_problem(classes: Sequence[str], input_shape: Sequence[int]) -> str
     return None
 
 
+def count_answers(labels: Sequence[str | None], classes: Sequence[str]) -> str:
+    """A taught model's answers to a drop of photos, in its classes' order: "kitten 3, dog 1, neither 2"."""
+    parts = [f"{c} {n}" for c in classes if (n := sum(label == c for label in labels))]
+    return ", ".join(parts) or "no answers"
+
+
 def tally(verdicts: Sequence[Verdict | None]) -> str:
     """One line for a drop of photos: "14 cats, 6 dogs, 4 neither" (and how many could not be read)."""
     counts = {label: sum(v is not None and v.label == label for v in verdicts) for label in LABELS}
