@@ -146,6 +146,11 @@ def draw_ladder() -> None:
         fig.update_layout(height=360, xaxis_title="epoch", yaxis_tickformat=".0%", margin=dict(t=10, b=10))
         fig.update_layout(legend=dict(orientation="h", y=-0.3))  # below the plot, clear of its toolbar
         st.plotly_chart(fig, key="loss-ladder")
+        st.caption(
+            "At lr = 1 from N(0, 1) weights each step is large, so the cross-entropy curve swings by several points "
+            "from one epoch to the next (after 5 epochs, 80.4% on one thread and 80.9% on two: the order of the "
+            "sums changes the path). Read the order of the curves, not the last digit of one."
+        )
     resnet = next((job for rung, job in rung_jobs if rung.key == "resnet"), None)
     if resnet is not None and resnet.config.epochs < epochs:
         st.caption(
