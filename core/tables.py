@@ -269,8 +269,9 @@ def prepare(frame: pd.DataFrame, target: str, extreme: str = "drop") -> Prepared
         out.error = f"Only {len(data)} row(s) have a value of '{target}'; at least {MIN_ROWS_SHOW} are needed."
         return out
     inputs, targets = data.drop(columns=[target]), data[target].astype(float)
-    out.steps.append(Step("Inputs", f"inputs = data.drop(columns=['{target}'])", inputs))
-    out.steps.append(Step("Targets", f"targets = data['{target}']", targets.to_frame()))
+    # repr quotes any name: a column called "'+str(__import__('os').system(...))+'" stays a string when pasted
+    out.steps.append(Step("Inputs", f"inputs = data.drop(columns=[{target!r}])", inputs))
+    out.steps.append(Step("Targets", f"targets = data[{target!r}]", targets.to_frame()))
 
     inputs = pd.get_dummies(_cap_categories(inputs, out.notes), dummy_na=True)
     words = [c for c in data.columns if c != target and not pd.api.types.is_numeric_dtype(data[c])]

@@ -228,3 +228,19 @@ def test_utf16_and_bom_files_are_read(encoding):
     result = tables.read_csv(raw, "excel.csv")
     assert result.error is None, result.error
     assert list(result.frame.columns) == ["Größe", "Preis"] and len(result.frame) == 6
+
+
+@pytest.mark.parametrize("name", ["'+str(__import__('os').system('touch x'))+'", "Kid's score", 'a "quoted" name'])
+def test_the_steps_code_quotes_a_column_name_whatever_it_holds(name):
+    """Issue 21: a target named '+str(__import__('os').system('touch x'))+' was pasted into the code as code."""
+    import ast
+
+    frame = pd.DataFrame({"Rooms": [1, 2, 3, 4, 5, 6], name: [1.0, 2.0, 2.5, 4.0, 5.5, 6.0]})
+    steps = {step.title: step.code for step in tables.prepare(frame, name).steps}
+    for title in ("Inputs", "Targets"):
+        tree = ast.parse(steps[title])  # "Kid's score" was a SyntaxError
+        strings = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)]
+        assert strings == [name], (title, steps[title])
+        assert not any(
+            isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__" for node in ast.walk(tree)
+        )
