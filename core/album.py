@@ -109,6 +109,8 @@ class Album:
             raise AlbumError("A class needs a name.")
         if len(name) > MAX_NAME:
             raise AlbumError(f"A class name has at most {MAX_NAME} characters.")
+        if not name.isprintable():  # a NUL broke the downloaded predict.py ("source code cannot contain null bytes")
+            raise AlbumError("A class name cannot hold control characters (such as NUL); use letters and signs.")
         if any(c.lower() == name.lower() for i, c in enumerate(self.classes) if i != label):
             raise AlbumError(f"There is a class called {name!r} already: each class needs its own name.")
         return name

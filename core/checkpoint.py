@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from core import transfer
+from core.album import MAX_NAME
 from core.datasets import PHOTO_FEATURES
 from core.models import build_model
 
@@ -123,6 +124,11 @@ def _checked(payload: dict, RunConfig) -> tuple:
     classes = tuple(str(c) for c in payload["classes"])
     if len(classes) > MAX_CLASSES:
         raise ValueError(f"{len(classes):,} classes; at most {MAX_CLASSES:,} are loaded here")
+    # capped as Teach caps its own: a class name of 200,000 characters froze the tab that drew it
+    if any(len(c) > MAX_NAME or not c.isprintable() for c in classes):
+        longest = max(len(c) for c in classes)
+        raise ValueError(f"a class name of {longest:,} characters or with control characters; names of at most "
+                         f"{MAX_NAME} printable characters are loaded here")  # fmt: skip
     state = payload["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError("its state_dict is not a table of tensors")

@@ -8,6 +8,7 @@ from plotly.colors import qualitative
 from core.run_files import SETTINGS, summary_table, tensorboard_zip
 from ui.live import history_frame
 from ui.server import book, my_runs, owner, store_notice
+from ui.text import svg
 
 PALETTE, DASHES = qualitative.Dark24, ("solid", "dash", "dot", "dashdot")
 
@@ -28,7 +29,7 @@ for i, run in enumerate(runs):
     if points is not None and not points.empty:
         # 24 colours, then the same again dashed, dotted...: 18 runs no longer share 10 colours
         line = dict(color=PALETTE[i % len(PALETTE)], dash=DASHES[i // len(PALETTE) % len(DASHES)])
-        fig.add_scatter(x=points["epoch"], y=points[metric], name=run.label, mode="lines+markers", line=line)
+        fig.add_scatter(x=points["epoch"], y=points[metric], name=svg(run.label), mode="lines+markers", line=line)
 rows = -(-len(fig.data) // 3)  # the legend below the plot, three names a row: every name in view, none scrolled
 fig.update_layout(height=360 + 24 * rows, xaxis_title="epoch", yaxis_title=metric, margin=dict(t=10))
 fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, xanchor="left", x=0))

@@ -15,6 +15,7 @@ from ui.links import bound
 from ui.live import live_view, train_controls
 from ui.server import store_notice
 from ui.settings import common_settings, make_config
+from ui.text import md
 
 URL = "query-params"
 SHOW_ROWS = 200  # a step's first rows are enough to see it; the browser need not get 100,000 of them
@@ -38,7 +39,7 @@ def show_step(col, number: int, step: tables.Step) -> None:
     col.dataframe(step.frame.head(SHOW_ROWS), height=min(38 + 35 * min(rows, SHOW_ROWS), 250))
     more = f" (first {SHOW_ROWS} of {rows:,} rows)" if rows > SHOW_ROWS else ""
     if step.note or more:
-        col.caption(step.note + more)
+        col.caption(md(step.note) + more)
 
 
 def draw_weights(job) -> None:
@@ -58,7 +59,7 @@ def draw_weights(job) -> None:
     if last is not None:
         right.caption(f"Validation loss (MSE) {last.val_loss:.4g}; always guessing the training mean would give "
                       f"{tables.mean_guess_loss(run.data):.4g}.")  # fmt: skip
-    st.caption(f"The features are standardised, so each weight is the change in {target} when its feature "
+    st.caption(f"The features are standardised, so each weight is the change in {md(target)} when its feature "
                f"rises by one standard deviation, and the weights compare directly. The bias b = {b:.4g} is the "
                "prediction for an average row (every feature at its mean).")  # fmt: skip
 
@@ -90,13 +91,15 @@ else:
 
 result = read(raw, name)
 if result.error:
-    st.error(result.error)
+    st.error(md(result.error))  # messages name the file and its columns as the user wrote them
     st.stop()
 for note in result.notes:
-    st.warning(note)
+    st.warning(md(note))
 numeric = tables.numeric_columns(result.frame)
 if not numeric:
-    st.error(f"No column of {name} holds numbers, so there is nothing to predict: linear regression predicts a number.")
+    st.error(
+        f"No column of {md(name)} holds numbers, so there is nothing to predict: linear regression predicts a number."
+    )
     st.dataframe(result.frame.head(SHOW_ROWS))
     st.stop()
 # an upload's columns are not known to a link, so its target stays out of the URL
@@ -105,7 +108,7 @@ target = st.selectbox("Target: the column to predict", numeric, index=len(numeri
 extreme = "drop"
 if bad := tables.extreme_rows(result.frame):
     st.warning(
-        f"{bad} row(s) of {name} hold infinite values (inf, -inf) or numbers too large to square (beyond "
+        f"{bad} row(s) of {md(name)} hold infinite values (inf, -inf) or numbers too large to square (beyond "
         f"±{tables.HUGE:.0e}). No mean, standard deviation or squared loss survives them, so they are not filled "
         "in like gaps: choose what to do with them."
     )
@@ -113,10 +116,10 @@ if bad := tables.extreme_rows(result.frame):
     extreme = st.radio("Rows with infinite or huge values", list(choices), format_func=choices.get, key="extreme")
 prepared = prepare(raw, name, target, extreme)
 if prepared.error:
-    st.error(prepared.error)
+    st.error(md(prepared.error))
     st.stop()
 for note in prepared.notes:
-    st.warning(note)
+    st.warning(md(note))
 for i in range(0, len(prepared.steps), 2):
     for col, number in zip(st.columns(2), range(i, min(i + 2, len(prepared.steps)))):
         show_step(col, number + 1, prepared.steps[number])
@@ -124,7 +127,7 @@ for i in range(0, len(prepared.steps), 2):
 st.header("Train a linear regression on it")
 settings = common_settings(default_epochs=50, default_lr=0.1, image=False, default_batch=32)
 if prepared.cannot_train:
-    st.info(f"{prepared.cannot_train} Choose houses.csv or upload a larger table to train.")
+    st.info(f"{md(prepared.cannot_train)} Choose houses.csv or upload a larger table to train.")
     st.stop()
 data = tables.to_data(prepared, seed=settings["seed"])
 st.markdown(
@@ -143,5 +146,5 @@ if job is None:
     st.info("Choose the settings in the sidebar and press **Train**. The loss curve grows while it trains.")
     st.stop()
 if job.feature_names and job.feature_names != data.feature_names:
-    st.caption(f"Showing your last run, **{job.label}**, trained on another table.")
+    st.caption(f"Showing your last run, **{md(job.label)}**, trained on another table.")
 live_view(job, draw_extra=draw_weights)

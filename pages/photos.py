@@ -10,6 +10,7 @@ from core.photos import MAX_UPLOAD_MB, decode_photo
 from ui.links import bound
 from ui.own_model import own_answer, own_model
 from ui.photo import classifier, heat_net, heatmap, probability_bars
+from ui.text import md
 
 
 def where_looked(key: str, model, X, classes, label: str, image, who: str) -> None:
@@ -66,14 +67,14 @@ verdicts = pretrained.classify_photos(classifier(name), photos, threshold)
 mine_all = [own_answer(own, p.image, threshold) if own is not None and p.ok else None for p in photos]
 st.subheader(pretrained.tally(verdicts))
 if own is not None:
-    st.markdown(f"**Your model:** {pretrained.count_answers([m and m[0] for m in mine_all], own.classes)}")
+    st.markdown(f"**Your model:** {md(pretrained.count_answers([m and m[0] for m in mine_all], own.classes))}")
 PER_ROW = 3  # cards side by side: a drop of 24 photos fills a screen or two, not a long column
 for start in range(0, len(photos), PER_ROW):
     for col, i in zip(st.columns(PER_ROW), range(start, min(start + PER_ROW, len(photos)))):
         photo, verdict, file_id = photos[i], verdicts[i], uploads[i][2]
         with col.container(border=True, key=f"photo-{i}"):
             if verdict is None:
-                st.error(photo.error)
+                st.error(md(photo.error))  # it names the file as it was called
                 continue
             st.image(photo.image, caption=photo.name, width="stretch", alt=photo.name)
             st.markdown(f"### {verdict.label}")
@@ -81,7 +82,7 @@ for start in range(0, len(photos), PER_ROW):
             st.caption("Pretrained top 5: " + ", ".join(f"{label} {p:.0%}" for label, p in verdict.top5))
             mine = mine_all[i]
             if mine is not None:
-                st.markdown(f"**Your model:** {mine[0]} ({mine[1][mine[0]]:.0%})")
+                st.markdown(f"**Your model:** {md(mine[0])} ({mine[1][mine[0]]:.0%})")
                 if own.taught:
                     probability_bars(mine[1], mine[0], key=f"own-bars-{i}")
             if looked:  # the two heatmaps side by side: the pretrained verdict's, and the taught model's

@@ -13,6 +13,7 @@ from ui.live import FIRST_POINT_WAIT, live_view, submit
 from ui.photo import backbone, my_album
 from ui.results import results, save_button
 from ui.server import my_runs, store_notice
+from ui.text import md
 
 st.title("Teach your own")
 st.markdown(
@@ -49,7 +50,7 @@ scratch = [r for r in runs if r.config.dataset == PHOTOS]
 latest = [r for r in (taught[-1:] + scratch[-1:]) if r.state != "done"]
 problems = album.problems()
 for problem in problems:
-    st.info(problem)
+    st.info(md(problem))  # it names the classes
 names = "/".join(album.classes)
 one, two, three, _ = st.columns([1, 1.5, 1, 3])
 if one.button("Teach it", type="primary", disabled=bool(problems) or bool(latest), key="teach"):
@@ -73,7 +74,7 @@ for col, pick, title in ((cols[0], taught, "Transfer: a head on ImageNet's featu
     with col:
         st.subheader(title)
         if pick:
-            st.caption(pick[-1].label)
+            st.caption(md(pick[-1].label))  # the label holds the class names
             live_view(pick[-1])
         else:
             st.caption("Press **Train from scratch too**: the same photos, a network that starts from nothing.")

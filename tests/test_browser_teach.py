@@ -98,3 +98,28 @@ def test_teach_three_classes_then_the_taught_model_answers_a_new_photo_with_its_
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=ARTIFACTS / "teach-verdict-heatmap.png", full_page=True)
     context.close()
+
+
+def test_a_class_name_is_drawn_as_typed_never_as_markdown(server, camera_browser):
+    """Issue 21: a class name holding an image made every browser that showed it fetch an outside address, and a
+    link became a link. The name is drawn as text: no image, no link, the marks shown as typed."""
+    from playwright.sync_api import expect
+
+    name = "![x](http://127.0.0.1:9/x.png) [win](http://127.0.0.1:9)"
+    context = camera_browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url) if ":9/" in request.url else None)
+    page.goto(f"{server}/teach")
+    box = page.get_by_role("textbox", name="Class name").first
+    expect(box).to_be_visible(timeout=60_000)
+    box.fill(name[:40])  # the field takes 40 characters, as the album does
+    box.press("Enter")
+    tab = page.get_by_role("tab").first
+    expect(tab).to_contain_text("![x](http", timeout=30_000)
+    shown = tab.inner_text().replace("\u2060", "")  # an invisible word joiner keeps a bare address from linking
+    assert shown.startswith("![x](http://127.0.0.1:9/x.png) [win](htt"), shown
+    main = page.get_by_test_id("stMain")
+    assert main.locator("img[src*='127.0.0.1:9']").count() == 0 and main.locator("a[href*='127.0.0.1:9']").count() == 0
+    assert not fetched, fetched
+    context.close()

@@ -288,6 +288,9 @@ print("grew_mb", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) /
         ({"input_shape": [3, 4000, 4000]}, "at most 786,432"),
         ({"classes": [str(i) for i in range(5000)]}, "5,000 classes"),
         ({"state_dict": {"w": [1, 2]}}, "not a table of tensors"),
+        # issue 21: a class name of 200,000 characters froze the tab; a NUL broke the downloaded predict.py
+        ({"classes": ["cat", "x" * 200_000]}, "200,000 characters"),
+        ({"classes": ["cat", "do\x00g"]}, "control characters"),
     ],
 )
 def test_cheap_checks_come_first(changes, expected):

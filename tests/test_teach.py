@@ -89,6 +89,8 @@ def test_class_names_are_checked_and_classes_can_come_and_go(store, backbone):
         album.rename(1, "CAT")
     with pytest.raises(AlbumError, match="needs a name"):
         album.rename(1, "   ")
+    with pytest.raises(AlbumError, match="control characters"):  # issue 21: predict.py failed on the NUL
+        album.rename(1, "do\x00g")
     album.add_class("bird")
     album.add_class("fish")
     with pytest.raises(AlbumError, match="At most 5"):

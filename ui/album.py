@@ -11,15 +11,16 @@ import streamlit as st
 from core.album import MAX_CLASSES, MIN_CLASSES, MIN_PER_CLASS, Album, AlbumError
 from core.photos import MAX_UPLOAD_MB
 from ui.photo import backbone
+from ui.text import md
 
 PER_PAGE, THUMB_PX = 24, 100  # photos a page; a thumbnail's width
 
 
 def class_tabs(album: Album) -> None:
     for message in st.session_state.pop("album-messages", []):
-        st.warning(message)
+        st.warning(md(message))  # it names a class or a file as typed
     counts = album.counts()
-    names = [f"{name} ({n})" for name, n in zip(album.classes, counts)]
+    names = [f"{md(name)} ({n})" for name, n in zip(album.classes, counts)]  # a name is drawn as typed
     # a drop changes its tab's label (the count): open that tab again, not the first
     opened = min(st.session_state.get("teach-tab", 0), len(names) - 1)
     tabs = st.tabs([*names, "+ class"] if len(album.classes) < MAX_CLASSES else names, default=names[opened])
@@ -57,10 +58,11 @@ def _remove(album: Album, label: int, ids: list[int], key: str | None = None) ->
 
 def class_tab(album: Album, label: int) -> None:
     nonce = st.session_state.setdefault(f"nonce-{label}", 0)
-    name = album.classes[label]
+    name = md(album.classes[label])  # for labels and messages, which Streamlit draws as Markdown
     left, right = st.columns([3, 1])
     key = f"name-{label}-{album.version}"
-    left.text_input("Class name", name, key=key, max_chars=40, on_change=_rename, args=(album, label, key))
+    rename = dict(on_change=_rename, args=(album, label, key))
+    left.text_input("Class name", album.classes[label], key=key, max_chars=40, **rename)
     if len(album.classes) > MIN_CLASSES and right.button("Remove this class", key=f"drop-class-{label}"):
         st.session_state[f"sure-{label}"] = True
     if st.session_state.get(f"sure-{label}"):
@@ -120,6 +122,6 @@ def thumbnails(album: Album, label: int) -> None:
         if thumb is not None:
             cell.image(thumb, width="stretch", alt=f"a photo of {album.classes[label]}")
         cell.button("✕", key=f"rm-{photo_id}", on_click=_remove, args=(album, label, [photo_id]), help="Remove it")
-    if st.checkbox(f"Remove all {len(ids)} photos of {album.classes[label]}", key=f"clear-{label}"):
+    if st.checkbox(f"Remove all {len(ids)} photos of {md(album.classes[label])}", key=f"clear-{label}"):
         args = (album, label, ids, f"clear-{label}")
         st.button("Yes, remove them all", type="primary", key=f"clear-yes-{label}", on_click=_remove, args=args)

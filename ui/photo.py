@@ -20,6 +20,7 @@ from core import heatmaps, transfer
 from core.album import Album, Albums
 from core.models import pretrained
 from ui.server import book, owner
+from ui.text import svg
 
 HEATMAPS_KEPT = 48  # per session
 
@@ -70,7 +71,8 @@ def heatmap(key: tuple, model: torch.nn.Module, X: torch.Tensor, target: int, pi
 
 def probability_bars(probs: dict[str, float], label: str, key: str) -> None:
     colours = ["#ff4b4b" if name == label else "#bbb" for name in probs]
-    fig = go.Figure(go.Bar(x=list(probs.values()), y=list(probs), orientation="h", marker_color=colours))
+    names = [svg(name) for name in probs]  # a class name from a checkpoint is drawn as text, never a link
+    fig = go.Figure(go.Bar(x=list(probs.values()), y=names, orientation="h", marker_color=colours))
     height = 40 + 30 * len(probs)
     fig.update_layout(height=height, margin=dict(t=0, b=0, l=0, r=10), xaxis=dict(range=[0, 1], tickformat=".0%"))
     fig.update_yaxes(autorange="reversed")  # the classes from the top, in their order

@@ -20,6 +20,7 @@ from PIL import Image
 
 from core import checkpoint, heatmaps
 from core.evaluate import Evaluation, evaluate
+from ui.text import md, svg
 
 CELL_PX = 88  # a mistake's width: 8 a row in a projector's 820 px, 3 in a phone's 358
 
@@ -69,7 +70,7 @@ def results(job, extra_tabs: dict[str, Callable] | None = None, run=None, pictur
         confusion_matrix(job, ev, classes, picture)
     with tabs[2]:
         frame = pd.DataFrame({"class": classes, "accuracy": ev.per_class_accuracy})
-        fig = go.Figure(go.Bar(x=frame["accuracy"], y=frame["class"], orientation="h"))
+        fig = go.Figure(go.Bar(x=frame["accuracy"], y=[svg(c) for c in classes], orientation="h"))
         fig.update_layout(height=320, xaxis_tickformat=".0%", margin=dict(t=10, b=10), yaxis_autorange="reversed")
         st.plotly_chart(fig, key=f"per-class-{job.id}")
     for tab, draw in zip(tabs[3:], (extra_tabs or {}).values()):
@@ -112,7 +113,7 @@ def gallery(mistakes, classes, picture: Callable, looked: dict | None = None) ->
         cell = row.container(width=CELL_PX, gap=None)
         alt = f"a {classes[m.true]} taken for {classes[m.predicted]}"  # what a screen reader says
         cell.image(looked[m.index] if looked else picture(m.index), width="stretch", alt=alt)
-        cell.caption(f"true: **{classes[m.true]}**  \npred: {classes[m.predicted]} ({m.confidence:.0%})")
+        cell.caption(f"true: **{md(classes[m.true])}**  \npred: {md(classes[m.predicted])} ({m.confidence:.0%})")
 
 
 def confusion_matrix(job, ev: Evaluation, classes, picture: Callable) -> None:
@@ -123,15 +124,16 @@ def confusion_matrix(job, ev: Evaluation, classes, picture: Callable) -> None:
     values = counts.flatten()
     shade = np.log1p(values * (true_idx != pred_idx))  # the mistakes' counts, on a log scale; the diagonal stays white
     shade = shade / max(shade.max(), 1e-9)
-    fig = go.Figure(go.Heatmap(x=classes, y=classes, z=shade.reshape(q, q), colorscale="Reds", zmin=0, zmax=1))
+    names = [svg(c) for c in classes]  # a class name is drawn as text, never a tag or a link
+    fig = go.Figure(go.Heatmap(x=names, y=names, z=shade.reshape(q, q), colorscale="Reds", zmin=0, zmax=1))
     fig.update_traces(showscale=False, hoverinfo="skip", xgap=1, ygap=1)
     # plotly heatmaps cannot be selected, so a transparent square over each cell takes the click and writes its
     # count: white on the dark cells, black on the light ones (a trace each, so that a selection fades neither)
     for dark, colour in ((True, "white"), (False, "black")):
         cells = (shade > 0.55) == dark
         fig.add_scatter(
-            x=[classes[i] for i in pred_idx[cells]],
-            y=[classes[i] for i in true_idx[cells]],
+            x=[names[i] for i in pred_idx[cells]],
+            y=[names[i] for i in true_idx[cells]],
             mode="markers+text",
             text=[str(v) for v in values[cells]],
             textfont=dict(color=colour),
@@ -154,12 +156,12 @@ def confusion_matrix(job, ev: Evaluation, classes, picture: Callable) -> None:
         st.caption("Click a cell to see its images.")
         return
     point = points[0]
-    true, pred = classes.index(point["y"]), classes.index(point["x"])
+    true, pred = names.index(point["y"]), names.index(point["x"])
     if true == pred:
-        st.write(f"{counts[true, pred]} images of **{classes[true]}** classified correctly.")
+        st.write(f"{counts[true, pred]} images of **{md(classes[true])}** classified correctly.")
         return
     cell = ev.mistakes_in_cell(true, pred)
-    st.write(f"{len(cell)} images of **{classes[true]}** taken for **{classes[pred]}**:")
+    st.write(f"{len(cell)} images of **{md(classes[true])}** taken for **{md(classes[pred])}**:")
     gallery(cell[:16], classes, picture)
 
 
