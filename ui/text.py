@@ -2,8 +2,8 @@
 
 Streamlit draws labels, captions and messages as Markdown, and plotly draws chart labels as a little HTML:
 a name holding `![x](http://...)` made every browser that showed it fetch that address, and one holding
-`<a href=...>` became a link in a bar chart. `md` escapes every Markdown mark (and Streamlit's `:red[...]`
-and `$...$`) so the name reads as typed; `svg` escapes a name for plotly's labels.
+`<a href=...>` became a link in a bar chart. `md` escapes the Markdown marks that make markup (and so
+Streamlit's `:red[...]` and `$...$`) so the name reads as typed; `svg` escapes a name for plotly's labels.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 import html
 import re
 
-_MARKS = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$:=])")
+# the marks that make markup: links and images need [ ], emphasis * _ ~, code `, HTML and autolinks < >,
+# math $, tables |, headings #, and \ itself; a sentence's own ( ) . : - stay as they are
+_MARKS = re.compile(r"([\\`*_\[\]<>$~|#])")
 # GitHub-flavoured Markdown links a bare address even with its marks escaped: an invisible word joiner after
 # "http", "www" or an "@" keeps it text
 _BARE_LINK = re.compile(r"(?i)(https?|ftp|mailto|www|@)")
