@@ -195,3 +195,30 @@ def test_compare_with_many_runs_keeps_each_curve_apart_and_the_result_first():
     assert at.get("download_button")[1].proto.label == "Download curves for TensorBoard"
     home = open_page(at, "home")
     assert any("**18 run(s)** (and 1 learning-rate sweep(s))" in m.value for m in home.markdown), "as Compare lists"
+
+
+@pytest.mark.usefixtures("fashion_available")
+def test_a_page_shows_only_the_runs_it_made():
+    """Issue 21: while Teach's head trained, the Softmax page drew it as its own (and its results ended in a
+    RuntimeError), and the ladder's ResNet rung disabled the ResNet page's Train."""
+    import torch
+
+    from core import datasets
+
+    owner = new_owner()
+    X, y = torch.randn(30, 1280), torch.arange(30) % 3
+    features = datasets.Data(datasets.PHOTO_FEATURES, X[:24], y[:24], X[24:], y[24:], classes=("cat", "dog", "x"))
+    head = RunConfig(model="softmax", dataset=datasets.PHOTO_FEATURES, epochs=1, batch_size=8)
+    taught = submit_for(owner, head, features, label="Taught cat/dog/x #1")
+    rung = RunConfig(model="resnet", epochs=50, train_examples=2000, resnet_width=8)  # trains long: still running
+    ladder = submit_for(owner, rung, label="Ladder: ResNet (small)", group="ladder:fashion_mnist:1:resnet")
+    try:
+        assert taught.wait(60) and taught.outcome.status in ("completed", "guessing")
+        at = open_page(as_browser(owner), "softmax")
+        assert any("press **Train**" in i.value for i in at.info), "no run of its own yet"
+        assert not at.button(key="train").disabled
+        open_page(at, "resnet")
+        assert not at.button(key="train").disabled, "the ladder's rung is the ladder's"
+        assert any("press **Train**" in i.value for i in at.info)
+    finally:
+        ladder.stop()

@@ -31,16 +31,14 @@ def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str
 
     `data`: the tensors to train on when they are not loadable by name (the user's own table). Runs on
     the user's table belong to the page that passes it, not to the other pages of the same model."""
-    user_table = data is not None
-    mine = [run for run in my_runs() if run.config.model in models]
-    runs = [run for run in mine if (run.config.dataset == datasets.USER_TABLE) == user_table]
+    runs = page_runs(models, user_table=data is not None)
     run = runs[-1] if runs else None
     active = run is not None and run.state != "done"
     if st.session_state.get("train") and config is not None and not active:
         # the click is read before the buttons are drawn, so this very run draws the new job (no second
         # run); the settings are this run's, so a value typed just before the click is not lost
         # the first step takes a few ms: wait for it, so this run already draws the first point
-        run = submit(config, data, next_label(label, mine), wait=FIRST_POINT_WAIT)
+        run = submit(config, data, next_label(label, runs), wait=FIRST_POINT_WAIT)
         active = True
     left, right, _ = st.columns([1, 1, 4])
     left.button("Train", type="primary", disabled=config is None or active, key="train")
@@ -48,9 +46,23 @@ def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str
     return run
 
 
+def page_runs(models: tuple[str, ...], user_table: bool = False) -> list:
+    """A training page's runs: this browser's runs of its models that the page made, not Teach's heads (on photo
+    features or its photos) nor the ladder's rungs (a group of their own), nor the other table page's."""
+    photos = (datasets.PHOTO_FEATURES, datasets.PHOTOS)
+    return [
+        run
+        for run in my_runs()
+        if run.config.model in models
+        and not run.group
+        and run.config.dataset not in photos
+        and (run.config.dataset == datasets.USER_TABLE) == user_table
+    ]
+
+
 def training_now(models: tuple[str, ...]) -> bool:
     """Whether this browser's latest run of these models trains or waits, or its Train was just pressed."""
-    latest = [run for run in my_runs() if run.config.model in models][-1:]
+    latest = page_runs(models)[-1:]
     return bool(st.session_state.get("train")) or bool(latest and latest[0].state != "done")
 
 
