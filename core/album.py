@@ -13,6 +13,7 @@ make the two datasets training takes. `Albums` keeps the albums of the latest ow
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 import time
@@ -68,6 +69,7 @@ class Album:
         self.features = torch.empty(0, transfer.NUM_FEATURES)  # (n, 1280)
         self.small = torch.empty(0, 3, SMALL, SMALL, dtype=torch.uint8)  # (n, 3, 64, 64)
         self._views: dict[tuple[int, int, int], torch.Tensor] = {}  # (id, views, seed) -> (views, 1280)
+        self._hashes: dict[int, int] = {}  # photo id -> content hash, for the split
         self._thumbs: dict[int, bytes] = {}  # id -> a 96x96 JPEG, made when first shown
         self.version = 0  # counts the changes: the pages key what they compute from the album by it
         self._unsaved: dict[int, bytes] = {}  # photos the store failed to write: kept in memory, negative ids
@@ -263,15 +265,28 @@ class Album:
         return []
 
     def split(self, seed: int = 0) -> tuple[list[int], list[int]]:
-        """(training, validation) positions: in each class the 15% (at least one) whose ids hash lowest."""
+        """(training, validation) positions: in each class the 15% (at least one) of its distinct photos whose
+        contents hash lowest. Copies of one photo share a hash, so they stay on one side: ten copies of six photos
+        no longer score "100%" on copies of the photos they were taught."""
         train, val = [], []
         for label in range(len(self.classes)):
-            mine = [k for k, y in enumerate(self.labels) if y == label]
-            mine.sort(key=lambda k: ((self.ids[k] * 2654435761 + seed * 40503) % 2**32, self.ids[k]))
-            held = max(1, round(VAL_SHARE * len(mine))) if len(mine) > 1 else 0
-            val += mine[:held]
-            train += mine[held:]
+            copies: dict[int, list[int]] = {}  # content hash -> positions of that photo's copies
+            for k, y in enumerate(self.labels):
+                if y == label:
+                    copies.setdefault(self._content(k), []).append(k)
+            order = sorted(copies, key=lambda h: ((h * 2654435761 + seed * 40503) % 2**32, h))
+            held = max(1, round(VAL_SHARE * len(order))) if len(order) > 1 else 0
+            val += [k for h in order[:held] for k in copies[h]]
+            train += [k for h in order[held:] for k in copies[h]]
         return sorted(train), sorted(val)
+
+    def _content(self, k: int) -> int:
+        """A photo's content hash (of its 64x64 pixels, which copies of one upload share), kept by id."""
+        photo_id = self.ids[k]
+        if photo_id not in self._hashes:
+            digest = hashlib.blake2b(self.small[k].numpy().tobytes(), digest_size=4).digest()
+            self._hashes[photo_id] = int.from_bytes(digest, "big")
+        return self._hashes[photo_id]
 
     def features_data(
         self,

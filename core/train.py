@@ -311,10 +311,17 @@ def is_guessing(accuracy: float, chance: float) -> bool:
     return accuracy < chance + GUESSING * (1 - chance)
 
 
-def guessing_message(accuracy: float, chance: float, cfg: RunConfig, trained: str) -> str:
-    """Why a run that ended at chance did (in the voice of `divergence_message`), and what to try."""
+def guessing_message(
+    accuracy: float, chance: float, cfg: RunConfig, trained: str, memorised: float | None = None
+) -> str:
+    """Why a run that ended at chance did (in the voice of `divergence_message`), and what to try. `memorised`: the
+    last training loss, where it fell far below a guess's (the model fit its examples, which no lr changes)."""
     squash = {"sigmoid_mse": "sigmoid", "softmax_mse": "softmax"}.get(cfg.loss)
-    if cfg.init_std and cfg.init_std < 0.1:  # d2l 5.4: the signal and its gradients fade layer after layer
+    if memorised is not None:  # 60 noise images a class with made-up labels: fit, and nothing to carry over
+        cause = f"the model fit its training examples (train loss {memorised:.3g}) but learned nothing that carries "
+        cause += "to new ones, so the labels may not follow from the inputs, or there are too few examples"
+        advice = "no learning rate fixes that: check the labels, and give more and more varied examples"
+    elif cfg.init_std and cfg.init_std < 0.1:  # d2l 5.4: the signal and its gradients fade layer after layer
         cause, advice = f"the initial weights (std {cfg.init_std:g}) are too small", "try the default init"
     elif cfg.init_std >= 0.5 and squash:  # seed 004's ladder: huge logits saturate the probabilities
         cause = f"weights drawn this large (std {cfg.init_std:g}) saturate the {squash}, whose squared error then "
@@ -450,7 +457,10 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
     if last is not None and last.val_acc is not None:
         chance = chance_accuracy(data.y_val)
         if is_guessing(last.val_acc, chance):  # finished, but no success to show in green
-            yield finish("guessing", guessing_message(last.val_acc, chance, cfg, trained))
+            # a guess's cross-entropy is ln(q); far below it, the training examples were learned by heart
+            fit = cfg.loss_name == "cross_entropy" and run.history[-1].train_loss < 0.25 * math.log(data.num_outputs)
+            memorised = run.history[-1].train_loss if fit else None
+            yield finish("guessing", guessing_message(last.val_acc, chance, cfg, trained, memorised))
             return
     yield finish("completed", f"{trained}; {summary}.")
 

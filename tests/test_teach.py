@@ -269,3 +269,15 @@ def test_the_teach_lesson_is_said_only_when_the_held_out_photos_show_it():
     assert transfer.compare_with_scratch(2 / 9, 8 / 9, 9)[0] == "scratch"
     assert transfer.compare_with_scratch(1.0, 0.0, 3)[0] == "too few", "3 photos are too few, however they fall"
     assert transfer.compare_with_scratch(7 / 9, 6 / 9, 9)[0] == "too few"
+
+
+def test_copies_of_one_photo_stay_on_one_side_of_the_split(store, backbone):
+    """Issue 21: two classes of 6 images x 10 copies each scored "val accuracy 100.0%" on copies of taught images."""
+    album = Album(store, "copier")
+    files = teaching_set(6)
+    for label, name in enumerate(("cat", "dog", "neither")):
+        album.add(label, [(f"{i}-{n}", raw) for i in range(3) for n, raw in files[name]], backbone)  # 3 copies
+    train, val = album.split()
+    assert len(val) == 3 * 3, "one photo a class (15% of 6 distinct, at least one), with its 3 copies"
+    held = {album.small[k].numpy().tobytes() for k in val}
+    assert not held & {album.small[k].numpy().tobytes() for k in train}, "a held-out photo has a copy in training"

@@ -557,3 +557,17 @@ def test_no_advice_goes_below_the_smallest_lr_a_page_offers():
     message = divergence_message(12, float("inf"), RunConfig(model="linear", dataset="exam", lr=1e-4))
     assert "lr <= 1e-05" not in message and "no cure" in message and "data's scale" in message
     assert "try lr <= 0.001" in divergence_message(12, float("inf"), RunConfig(lr=0.01))
+
+
+def test_labels_that_cannot_be_learned_do_not_blame_the_lr():
+    """Issue 21: 60 noise images a class with made-up labels ended at 38.9% with "lr = 0.1 is too large", though no
+    lr learns arbitrary labels: a model that fit its training examples and not the new ones says so."""
+    from core import datasets
+
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.rand(240, 1, 16, 16, generator=g), torch.randint(0, 2, (240,), generator=g)
+    noise = datasets.Data("noise", X[:120], y[:120], X[120:], y[120:], classes=("a", "b"))
+    run = train(RunConfig(model="softmax", epochs=100, batch_size=16, lr=0.5), noise)
+    assert run.outcome.status == "guessing", run.outcome.message
+    assert "fit its training examples" in run.outcome.message and "no learning rate fixes that" in run.outcome.message
+    assert "too large" not in run.outcome.message
