@@ -19,6 +19,7 @@ import itertools
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -62,6 +63,7 @@ class RunBook:
         self._sessions: dict[str, set[str]] = {}  # owner -> their pages' session ids
         self._gone_since: dict[str, float] = {}
         self._seen: dict[str, float] = {}
+        self._issued: set[str] = set()  # owner ids this server made, kept in memory too (for a broken store)
         self._cache: OrderedDict = OrderedDict()  # (run id, what) -> a done run's curve or rebuilt Run
         self._memory_ids = itertools.count(-1, -1)  # runs the store could not take: negative ids
         self._deleted: set[int] = set()  # runs deleted while they trained: their last messages are dropped
@@ -178,6 +180,22 @@ class RunBook:
         return value
 
     # --- an owner's pages, and stop requests from other servers -----------------------------
+
+    def issue_owner(self) -> str:
+        """A new owner id (24 random bytes, base64url), recorded before any page writes it into a cookie."""
+        owner = secrets.token_urlsafe(24)
+        with self._lock:
+            self._issued.add(owner)
+        self.store.add_owner(owner)
+        return owner
+
+    def knows_owner(self, owner: str) -> bool:
+        """Whether a cookie's owner id is one this server or the store issued. A made-up id, or one a page on
+        another port planted, is not: its browser gets a new id. A store that cannot tell trusts the cookie."""
+        with self._lock:
+            if owner in self._issued or owner in self._seen:
+                return True
+        return self.store.knows_owner(owner) or bool(self.store.problem)
 
     def visit(self, owner: str, session_id: str) -> None:
         """A page of `owner` is open in session `session_id` (called at each run of a page)."""

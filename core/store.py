@@ -304,6 +304,18 @@ class Store:
 
     # --- writes -------------------------------------------------------------------------
 
+    @guarded(False)
+    def knows_owner(self, owner: str) -> bool:
+        """Whether the store has issued (or seen) this owner id: a made-up or planted one it has not."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(owners.c.id).where(owners.c.id == owner)).first() is not None
+
+    @guarded(None)
+    def add_owner(self, owner: str) -> None:
+        """Record a new owner id at once, not through the queue: the reload a moment later must find it."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(insert(owners).values(id=owner, last_seen=time.time()))
+
     def new_run(self, owner: str, label: str, task: str, config, group: str = "") -> int:
         """A row for a run about to be queued; its id. StoreError when it cannot be written."""
         row = dict(owner=owner, label=label, task=task, group=group, config=config.as_dict(), state="queued")

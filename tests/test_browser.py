@@ -338,3 +338,29 @@ def test_every_page_passes_an_accessibility_audit(server, browser):
         ours[link] = [v for v in found if STREAMLITS.get(v["rule"]) not in v["inside"]]
     page.context.close()
     assert not any(ours.values()), {link: hits for link, hits in ours.items() if hits}
+
+
+def test_an_owner_id_the_server_never_issued_is_replaced_and_an_issued_one_kept(server, browser):
+    """Issue 21: a page on another port of the host wrote a made-up id (34 letters and digits) into the cookie,
+    and the server took it: the victim's photos went into the planter's album. Only issued ids are kept."""
+    from playwright.sync_api import expect
+
+    planted = "Zx9" * 11 + "Q"  # well-formed (34 characters), never issued
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.add_cookies([{"name": "dashboard_owner", "value": planted, "url": server}])
+    page = context.new_page()
+
+    def cookie() -> str:
+        page.wait_for_function("() => document.cookie.includes('dashboard_owner=')")
+        return next(c["value"] for c in context.cookies() if c["name"] == "dashboard_owner")
+
+    page.goto(server)
+    expect(page.get_by_role("heading", name="Deep learning, live")).to_be_visible(timeout=60_000)
+    page.wait_for_function(f"() => !document.cookie.includes('dashboard_owner={planted}')", timeout=30_000)
+    issued = cookie()
+    assert issued != planted and len(issued) >= 32
+    page.reload()
+    expect(page.get_by_role("heading", name="Deep learning, live")).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert cookie() == issued, "an id the server issued is kept across a reload"
+    context.close()

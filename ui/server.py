@@ -12,7 +12,6 @@ any page of theirs is. `my_runs` is what the pages draw: the owner's runs, live 
 from __future__ import annotations
 
 import re
-import secrets
 import threading
 
 import streamlit as st
@@ -68,7 +67,9 @@ def owner() -> str:
     sent = st.context.cookies.get(COOKIE)
     if "owner" not in state:
         # (AppTest sends no cookies: its st.context is a mock)
-        state["owner"] = sent if isinstance(sent, str) and OWNER_ID.fullmatch(sent) else secrets.token_urlsafe(24)
+        # only an id the server issued: a made-up one, or one a page on another port planted, gets a new id
+        well_formed = isinstance(sent, str) and OWNER_ID.fullmatch(sent)
+        state["owner"] = sent if well_formed and book().knows_owner(sent) else book().issue_owner()
     if not state.get("owner-cookie"):  # once a session: renewed, or written for the first time
         state["owner-cookie"] = True
         age = COOKIE_DAYS * 86400
