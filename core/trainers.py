@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 
 import ray
 import torch
@@ -77,11 +78,19 @@ def _keep_ray(started: threading.Event, failed: list) -> None:
         else:
             memory, cpus = OBJECT_STORE_MB * 2**20, max(LOCAL_CPUS, os.cpu_count() or 1)
             ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=memory, **quiet)
+            _private_token()
     except BaseException as err:  # noqa: BLE001 - handed to the caller, in its thread
         failed.append(err)
     finally:
         started.set()
     threading.Event().wait()  # never set: this thread lives, and so do Ray's processes, until the process ends
+
+
+def _private_token() -> None:
+    """Ray writes the token of its auth mode readable by every user of the machine (0644): only ours may read it."""
+    token = Path.home() / ".ray" / "auth_token"  # where Ray keeps it (ray._private.authentication)
+    if token.is_file():
+        token.chmod(0o600)
 
 
 def cluster_cpus() -> int:

@@ -246,3 +246,15 @@ def test_a_gpu_run_waits_in_a_queue_of_its_own_with_its_place_while_cpu_runs_go_
     assert not scheduler.has_free_slot(second.config) and scheduler.has_free_slot(SHORT)
     first.stop()
     wait_training(second, timeout=60)
+
+
+def test_the_local_ray_token_is_readable_by_its_owner_only(scheduler):
+    """Issue 21: Ray wrote ~/.ray/auth_token mode 0644, so any user of the machine could read the class's token."""
+    from pathlib import Path
+
+    from core import trainers
+
+    trainers.connect()
+    token = Path.home() / ".ray" / "auth_token"  # where Ray keeps it (ray._private.authentication)
+    if trainers.address() is None and token.is_file():  # our own Ray, in token mode
+        assert token.stat().st_mode & 0o077 == 0, oct(token.stat().st_mode)
