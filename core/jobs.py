@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, replace
 
 import ray
@@ -236,6 +236,19 @@ class Job:
                     run.outcome = payload
 
 
+def in_turn(queued: list[Job], started: Counter) -> list[Job]:
+    """The queue in the order its jobs start: turns between browsers. A browser's k-th waiting job (from 0) is
+    ranked by the jobs that browser has started so far plus k; ties keep the order of arrival. So one browser's
+    twelve queued runs do not hold back another browser's one: once the first browser has had its turn, the
+    other's run starts next."""
+    ahead: Counter = Counter()
+    keyed = []
+    for arrival, job in enumerate(queued):
+        keyed.append((started[job.owner] + ahead[job.owner], arrival, job))
+        ahead[job.owner] += 1
+    return [job for *_, job in sorted(keyed, key=lambda k: k[:2])]
+
+
 class Scheduler:
     """Runs at most `max_running` CPU jobs at once, and as many CUDA jobs as there are GPUs, each on a Ray
     trainer; the others wait in first-come, first-served queues, one per kind.
@@ -255,6 +268,7 @@ class Scheduler:
         self.threads = default_threads(self._fixed) if not self.cluster else own
         self._cond = threading.Condition()
         self._queue: deque[Job] = deque()
+        self._started: Counter = Counter()  # owner -> jobs started: whose turn is next (`in_turn`)
         self._running: set[Job] = set()
         self._idle: dict[str, list] = {"cpu": [], "gpu": []}  # trainers started and free, by kind
         self._preload: tuple[str, ...] = ()
@@ -316,8 +330,9 @@ class Scheduler:
         return job
 
     def _of(self, kind: str) -> tuple[list[Job], list[Job]]:
-        """(queued, running) jobs of one kind, under the lock."""
-        return [j for j in self._queue if j.kind == kind], [j for j in self._running if j.kind == kind]
+        """(queued, running) jobs of one kind, under the lock; queued in the order they will start (`in_turn`)."""
+        running = [j for j in self._running if j.kind == kind]
+        return in_turn([j for j in self._queue if j.kind == kind], self._started), running
 
     def has_free_slot(self, config: RunConfig | None = None) -> bool:
         """Would a job (of `config`'s kind; a CPU one by default) submitted now start at once?"""
@@ -364,6 +379,7 @@ class Scheduler:
                 job._fail(NO_GPU, settings=True)
                 return False
             self._running.add(job)
+            self._started[job.owner] += 1  # its browser's turns so far
             return True
 
     def _wake(self) -> None:

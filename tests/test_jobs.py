@@ -258,3 +258,17 @@ def test_the_local_ray_token_is_readable_by_its_owner_only(scheduler):
     token = Path.home() / ".ray" / "auth_token"  # where Ray keeps it (ray._private.authentication)
     if trainers.address() is None and token.is_file():  # our own Ray, in token mode
         assert token.stat().st_mode & 0o077 == 0, oct(token.stat().st_mode)
+
+
+def test_turns_go_between_browsers_so_one_cannot_starve_the_class(scheduler):
+    """Issue 21: one browser held 1 running and 12 queued runs; another's run waited at place 13. It goes next."""
+    hog = [scheduler.submit(LONG, label=f"hog {i}", owner="hog") for i in range(4)]
+    wait_training(hog[0])
+    student = scheduler.submit(SHORT, label="student", owner="student")
+    time.sleep(0.2)
+    assert scheduler.queue_info(student).position == 1, "the other browser's one run is next"
+    assert [scheduler.queue_info(j).position for j in hog[1:]] == [2, 3, 4]
+    hog[0].stop()
+    assert student.wait(30) and student.outcome.status == "completed", "it ran before the hog's queued runs"
+    wait_training(hog[1])  # then the hog's next one
+    assert hog[2].state == hog[3].state == "queued"

@@ -132,7 +132,8 @@ def status_line(run) -> None:
         info = scheduler().queue_info(run)
         if info is not None:
             running = f"{info.running} training(s) running on this server"
-            st.info(f"Waiting for a free trainer: {running}; {queue_place(info)}.")
+            turns = "Turns go between browsers, so no one browser's runs hold back the class's."
+            st.info(f"Waiting for a free trainer: {running}; {queue_place(info)}. {turns}")
         return
     if state == "starting":
         st.info("Loading the data and building the model...")
