@@ -113,11 +113,14 @@ def request(trainer_kind: str) -> dict:
 def why_lost(err: Exception, node: str | None) -> str:
     """A dead trainer's sentence: its machine lost (its `node` gone, or Ray saying so before the cluster has
     noticed), or its process ended (out of memory, killed)."""
+    ended = "Training failed: the training process ended unexpectedly (out of memory, or killed)."
+    if address() is None:  # our own Ray on this one machine: its node cannot leave a cluster; the process died
+        return f"{ended} Train again: a new trainer takes it."
     text = str(err).lower()
     said = "node" in text and any(word in text for word in ("died", "dead", "removed"))
     if said or (node is not None and node not in {n["NodeID"] for n in ray.nodes() if n["Alive"]}):
         return f"Training failed: {MACHINE_LOST} (its node left the cluster). Train again: another trainer takes it."
-    return "Training failed: the training process ended unexpectedly (out of memory?)"
+    return ended
 
 
 def _train(config: RunConfig, data: datasets.Data | None, cancel: threading.Event) -> Iterator[tuple]:

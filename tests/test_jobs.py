@@ -272,3 +272,14 @@ def test_turns_go_between_browsers_so_one_cannot_starve_the_class(scheduler):
     assert student.wait(30) and student.outcome.status == "completed", "it ran before the hog's queued runs"
     wait_training(hog[1])  # then the hog's next one
     assert hog[2].state == hog[3].state == "queued"
+
+
+def test_a_killed_trainer_on_one_machine_is_not_called_a_lost_machine(monkeypatch):
+    """Issue 21: a SIGKILLed trainer on a single machine said "the trainer's machine was lost (its node left the
+    cluster)": Ray's words for the dead actor name its node, but our own Ray's one node cannot leave."""
+    from core import trainers
+
+    monkeypatch.delenv("DASHBOARD_RAY_ADDRESS", raising=False)
+    died = RuntimeError("The actor died because its node has died. Node Id: 3f2a... The worker process was killed")
+    message = trainers.why_lost(died, None)
+    assert trainers.MACHINE_LOST not in message and "ended unexpectedly (out of memory, or killed)" in message
