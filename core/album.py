@@ -174,7 +174,7 @@ class Album:
         if len(files) > room:
             refused.append(f"{len(files) - max(room, 0)} photo(s) left out: a class holds at most {MAX_PER_CLASS}.")
             files = files[: max(room, 0)]
-        done = 0
+        done = late = 0
         for start in range(0, len(files), transfer.BATCH):
             names, squares = [], []
             for name, raw in files[start : start + transfer.BATCH]:
@@ -187,17 +187,23 @@ class Album:
             if squares:
                 feats = transfer.embed(backbone, squares)  # (b, 1280)
                 smalls = [_small(sq) for sq in squares]
-                ids = self._insert(label, names, [_jpeg(sq) for sq in squares], feats, smalls)
-                with self._lock:
-                    self.ids += ids
-                    self.labels += [label] * len(ids)
-                    self.names += [name[:255] for name in names]
-                    self.features = torch.cat([self.features, feats])
-                    self.small = torch.cat([self.small, torch.stack(smalls)])
-                    self.version += 1
+                with self._lock:  # the room counted again for each batch: two tabs dropping at once share it
+                    room = max(MAX_PER_CLASS - self.labels.count(label), 0)
+                    late += max(len(squares) - room, 0)
+                    names, squares, feats, smalls = names[:room], squares[:room], feats[:room], smalls[:room]
+                    if squares:
+                        ids = self._insert(label, names, [_jpeg(sq) for sq in squares], feats, smalls)
+                        self.ids += ids
+                        self.labels += [label] * len(ids)
+                        self.names += [name[:255] for name in names]
+                        self.features = torch.cat([self.features, feats])
+                        self.small = torch.cat([self.small, torch.stack(smalls)])
+                        self.version += 1
             done += len(squares)
             if progress is not None:
                 progress(min(start + transfer.BATCH, len(files)), len(files))
+        if late:  # another drop into the same class filled it meanwhile
+            refused.append(f"{late} photo(s) left out: a class holds at most {MAX_PER_CLASS}.")
         return done, refused
 
     def _insert(self, label: int, names, jpegs, feats: torch.Tensor, smalls) -> list[int]:

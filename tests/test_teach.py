@@ -281,3 +281,22 @@ def test_copies_of_one_photo_stay_on_one_side_of_the_split(store, backbone):
     assert len(val) == 3 * 3, "one photo a class (15% of 6 distinct, at least one), with its 3 copies"
     held = {album.small[k].numpy().tobytes() for k in val}
     assert not held & {album.small[k].numpy().tobytes() for k in train}, "a held-out photo has a copy in training"
+
+
+def test_two_drops_at_once_share_the_room_of_a_class(store, backbone, monkeypatch):
+    """Issue 21: two tabs dropping 550 photos each at once stored 1,100 in a class whose limit is 1,000."""
+    import threading
+
+    monkeypatch.setattr(album_mod, "MAX_PER_CLASS", 4)
+    album = Album(store, "two-tabs")
+    files = teaching_set(3)
+    drops = [[(f"{tab}-{name}", raw) for name, raw in files["cat"]] for tab in ("a", "b")]
+    results = []
+    tabs = [threading.Thread(target=lambda d=d: results.append(album.add(0, d, backbone))) for d in drops]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join(120)
+    assert album.counts()[0] == 4 and sum(done for done, _ in results) == 4
+    assert any("at most 4" in message for _, refused in results for message in refused)
+    assert Album(store, "two-tabs").counts()[0] == 4, "and the store holds no more than the album"
