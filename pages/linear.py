@@ -9,7 +9,7 @@ import torch
 
 from core import datasets
 from core.models.linear import grid_around, least_squares, loss_surface, plane, predict
-from ui.links import bound
+from ui.links import bound, set_widget
 from ui.live import explanation, live_view, train_controls, training_now
 from ui.lr_finder import lr_finder_panel
 from ui.server import store_notice
@@ -24,7 +24,7 @@ def use_defaults(key: str, keep_link: bool = False) -> None:
     """common_settings' defaults suit Fashion-MNIST; put this dataset's in their place (except a link's own)."""
     for name, value in DEFAULTS[key].items():
         if not (keep_link and name in st.query_params):
-            st.session_state[name] = value
+            set_widget(name, value)
 
 
 def reference_of(job) -> tuple[tuple[float, ...], str]:

@@ -63,6 +63,8 @@ def test_the_curve_grows_while_training_and_stop_freezes_it(server, browser):
     train.click()
 
     first = wait_for_points(page, 0, timeout_s=90)  # the server's first run also loads Fashion-MNIST
+    # the click's reruns keep every setting: a default not in the link (lr 0.1) fell to the first option (0.0001)
+    assert slider_value(page, "Learning rate") == "0.1" and slider_value(page, "Batch size") == "16"
     expect(stop).to_be_enabled()
     expect(train).to_be_disabled()
     later = wait_for_points(page, first, timeout_s=30)  # no click: the page redraws itself

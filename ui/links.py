@@ -15,6 +15,7 @@ import logging
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+SET_BY_CODE = "widgets-set-by-code"  # the keys `set_widget` set since their widget last drew
 OWN_MESSAGE = {"dataset"}  # the dataset box explains its refusals itself (which name a link should use)
 _ignored: dict[str, str] = {}  # session id -> why Streamlit ignored its whole link
 
@@ -27,10 +28,11 @@ def bound(widget, *args, key: str, **kwargs):
     # only a widget new to the session takes its value from the link; one that exists (a click, a preset) keeps its own
     raw = st.query_params.get(key) if key not in st.session_state else None
     _say_ignored_link()
-    if key in st.session_state:  # a value set through Session State (a preset, "Use this lr") is the value, so the
-        kwargs.pop("value", None)  # widget gets no default beside it (Streamlit logs a trace for both)
-        if getattr(widget, "__name__", "") == "slider" and len(args) > 3:  # slider(label, min, max, value, ...)
-            args = (*args[:3], None, *args[4:])  # (a slider's identity is its key, min, max and step: kept)
+    if key in st.session_state.get(SET_BY_CODE, set()):  # `set_widget` gave it its value (a preset, "Use lr"): the
+        st.session_state[SET_BY_CODE].discard(key)  # widget gets no default beside it this once (Streamlit logs a
+        kwargs.pop("value", None)  # trace for both); ever after it keeps its default, which a URL without the
+        if getattr(widget, "__name__", "") == "slider" and len(args) > 3:  # setting falls back to (lr 0.02, not the
+            args = (*args[:3], None, *args[4:])  # first option); a slider's identity is its key, min, max, step
     value = widget(*args, key=key, bind="query-params", **kwargs)
     refused = st.session_state.setdefault("link-refusals", {})  # key -> (the sentence, the value it left)
     if raw is not None and key not in OWN_MESSAGE and st.query_params.get(key) != raw and not _same(raw, value):
@@ -45,6 +47,12 @@ def bound(widget, *args, key: str, **kwargs):
         else:  # the student chose a value: the refusal is answered
             del refused[key]
     return value
+
+
+def set_widget(key: str, value) -> None:
+    """Give a bound widget its value from code (a callback, or before the widget is drawn), as "Use lr" does."""
+    st.session_state[key] = value
+    st.session_state.setdefault(SET_BY_CODE, set()).add(key)
 
 
 def _allowed(widget, args: tuple, kwargs: dict) -> str:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from core import datasets
 from core.train import RunConfig
+from ui.links import set_widget
 from ui.live import POLL_SECONDS, queue_place, submit
 from ui.server import book, my_runs, owner, scheduler
 from ui.settings import nearest_lr
@@ -20,7 +21,7 @@ from ui.settings import nearest_lr
 
 def _use_lr(lr: float) -> None:
     # a callback runs before the script, so the slider (key "lr", bound to the URL) is not drawn yet
-    st.session_state["lr"] = lr
+    set_widget("lr", lr)
 
 
 SWEEP_WAIT = 5.0  # seconds a click on the finder waits for the sweep, which most models finish in that time

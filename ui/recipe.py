@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.optim import OPTIMIZERS, SCHEDULES
 from core.train import PLAIN, RECIPE  # noqa: F401 (the pages take them from here)
-from ui.links import bound
+from ui.links import bound, set_widget
 
 MOMENTUM_OPTIONS = [0.5, 0.8, 0.9, 0.95, 0.99]
 WEIGHT_DECAY_OPTIONS = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2]
@@ -102,7 +102,7 @@ def recipe_settings(defaults: dict, image: bool = True) -> dict:
 def _set(values: dict) -> None:
     # a button's callback runs before the script, so the bound widgets take these values when they are drawn
     for field, value in values.items():
-        st.session_state[KEYS.get(field, field)] = value
+        set_widget(KEYS.get(field, field), value)
 
 
 def preset_buttons(presets: dict[str, dict]) -> None:
