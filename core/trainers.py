@@ -77,7 +77,9 @@ def _keep_ray(started: threading.Event, failed: list) -> None:
             ray.init(address=address(), **quiet)
         else:
             memory, cpus = OBJECT_STORE_MB * 2**20, max(LOCAL_CPUS, os.cpu_count() or 1)
-            ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=memory, **quiet)
+            # "local": a Ray of our own, even when another one runs on this machine (a second server, a notebook's),
+            # which ray.init would otherwise join - and refuse, since it was given num_cpus
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, object_store_memory=memory, **quiet)
             _private_token()
     except BaseException as err:  # noqa: BLE001 - handed to the caller, in its thread
         failed.append(err)

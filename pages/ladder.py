@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import baselines
 from ui.links import bound
-from ui.live import POLL_SECONDS, submit
+from ui.live import POLL_SECONDS, room_to_queue, submit
 from ui.results import to_image
 from ui.server import dataset_choices, load_dataset, my_runs, store_notice
 from ui.settings import dataset_box
@@ -74,8 +74,10 @@ left, right, _ = st.columns([1, 1, 3])
 if left.button("Train the ladder", type="primary", disabled=bool(active), key="train"):
     train_examples = 0 if subset >= len(data.X_train) else subset
     when = time.time_ns()
-    for rung, config in baselines.ladder(dataset, epochs, train_examples, int(seed)):
-        submit(config, None, f"Ladder: {rung.title}", wait=0, group=f"ladder:{dataset}:{when}:{rung.key}")
+    rungs = baselines.ladder(dataset, epochs, train_examples, int(seed))
+    if room_to_queue(len(rungs)):  # the whole ladder or none of it
+        for rung, config in rungs:
+            submit(config, None, f"Ladder: {rung.title}", wait=0, group=f"ladder:{dataset}:{when}:{rung.key}")
     st.rerun()
 if right.button("Stop", disabled=not active, key="stop"):
     for job in active:

@@ -222,3 +222,25 @@ def test_a_page_shows_only_the_runs_it_made():
         assert any("press **Train**" in i.value for i in at.info)
     finally:
         ladder.stop()
+
+
+@pytest.mark.usefixtures("fashion_available")
+def test_a_browser_may_keep_only_so_many_runs_waiting(monkeypatch):
+    """Issue 21: one browser queued 12 runs through the pages' own controls. Past the cap its Train says why and
+    queues nothing; the runs it has go on."""
+    monkeypatch.setenv("DASHBOARD_MAX_WAITING", "2")
+    owner = new_owner()
+    long = RunConfig(model="linear", dataset="synthetic", lr=0.01, batch_size=1, epochs=1000)
+    from ui.server import scheduler
+
+    busy = [submit_for(new_owner(), long, label="someone else's") for _ in range(scheduler().max_running)]
+    mine = [submit_for(owner, long, label=f"Linear regression #{i + 1}") for i in range(2)]
+    try:
+        at = open_page(as_browser(owner), "softmax")  # the linear page's Train waits for its own runs anyway
+        before = len(runs_of(owner))
+        at.button(key="train").click().run()
+        assert len(runs_of(owner)) == before, "nothing queued past the cap"
+        assert any("a browser may have 2 waiting" in w.value for w in at.warning), [w.value for w in at.warning]
+    finally:
+        for job in busy + mine:
+            job.stop()

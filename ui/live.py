@@ -9,6 +9,7 @@ numbers come from `core`, live or from the run store.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import pandas as pd
@@ -20,6 +21,8 @@ from core.runs import next_label
 from core.train import RunConfig
 from ui.server import book, my_runs, owner, scheduler
 
+MAX_WAITING = 8
+QUEUE_FULL = "queue-full"  # the sentence `room_to_queue` left for the page (ui.server.store_notice says it)
 POLL_SECONDS = 0.5
 QUEUED_POLL_SECONDS = 2.0
 FIRST_POINT_WAIT = 0.5  # seconds a click on Train may wait for the first step
@@ -34,12 +37,14 @@ def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str
     runs = page_runs(models, user_table=data is not None)
     run = runs[-1] if runs else None
     active = run is not None and run.state != "done"
-    if st.session_state.get("train") and config is not None and not active:
+    if st.session_state.get("train") and config is not None and not active and room_to_queue():
         # the click is read before the buttons are drawn, so this very run draws the new job (no second
         # run); the settings are this run's, so a value typed just before the click is not lost
         # the first step takes a few ms: wait for it, so this run already draws the first point
         run = submit(config, data, next_label(label, runs), wait=FIRST_POINT_WAIT)
         active = True
+    if full := st.session_state.pop(QUEUE_FULL, None):
+        st.warning(full)
     left, right, _ = st.columns([1, 1, 4])
     left.button("Train", type="primary", disabled=config is None or active, key="train")
     right.button("Stop", disabled=not active, key="stop", on_click=_stop_now, args=(run,))
@@ -72,6 +77,25 @@ def explanation(models: tuple[str, ...]):
     if training_now(models):
         return st.expander("About this page (folded while the run trains, so its curve stays in view)")
     return st.container()
+
+
+def max_waiting() -> int:
+    """How many runs one browser may have waiting for a trainer (DASHBOARD_MAX_WAITING; a ladder queues 7)."""
+    configured = os.environ.get("DASHBOARD_MAX_WAITING", "")
+    return int(configured) if configured.isdecimal() and int(configured) > 0 else MAX_WAITING
+
+
+def room_to_queue(n: int = 1) -> bool:
+    """Whether this browser may queue `n` more runs. Turns between browsers keep a class from starving; this cap
+    keeps one browser's clicks from filling the server's queue. When not, the page says why (`QUEUE_FULL`)."""
+    waiting = sum(run.state == "queued" for run in book().runs(owner(), None))
+    if waiting + n <= max_waiting():
+        return True
+    st.session_state[QUEUE_FULL] = (
+        f"You have {waiting} run(s) waiting for a trainer, and a browser may have {max_waiting()} waiting: stop "
+        "one on its page, or wait for one to start, before queueing more."
+    )
+    return False
 
 
 def submit(config: RunConfig, data: datasets.Data | None, label: str, wait: float, **task):

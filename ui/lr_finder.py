@@ -14,7 +14,7 @@ import streamlit as st
 from core import datasets
 from core.train import RunConfig
 from ui.links import set_widget
-from ui.live import POLL_SECONDS, queue_place, submit
+from ui.live import POLL_SECONDS, QUEUE_FULL, queue_place, room_to_queue, submit
 from ui.server import book, my_runs, owner, scheduler
 from ui.settings import nearest_lr
 
@@ -45,11 +45,13 @@ def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None)
             + (" A ResNet takes its 100 steps in half a minute or more on a CPU, in the background." if slow else "")
         )
         sweeps = my_runs("find_lr")
-        if st.button("Find a learning rate", key="lr-finder"):
+        if st.button("Find a learning rate", key="lr-finder") and room_to_queue():
             book().delete(owner(), [old.id for old in sweeps])  # one sweep per browser is enough to keep
             options = {"num_steps": 100 if slow else 200}
             with st.spinner("Sweeping the learning rate..."):
                 sweeps = [submit(config, data, "Learning-rate sweep", SWEEP_WAIT, task="find_lr", options=options)]
+        if full := st.session_state.pop(QUEUE_FULL, None):
+            st.warning(full)
         job = next((s for s in reversed(sweeps) if _swept(s.config) == _swept(config)), None)
         if job is not None and job.state != "done":
             st.fragment(run_every=POLL_SECONDS)(_sweep_status)(job)
