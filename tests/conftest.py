@@ -1,4 +1,5 @@
-"""Shared fixtures: Fashion-MNIST loaded once per session, small slices of it for quick runs, and Chromium."""
+"""Shared fixtures: Fashion-MNIST loaded once per session, small slices of it for quick runs, and Chromium; and the
+fast tier (`pytest -m fast`): the teaching code's own tests, in about 20 s, for a developer's loop."""
 
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ if "DASHBOARD_DB" not in os.environ:
     _store = tempfile.mkdtemp(prefix="dashboard-tests-")
     os.environ["DASHBOARD_DB"] = f"sqlite:///{_store}/runs.db"
     atexit.register(shutil.rmtree, _store, ignore_errors=True)
+
+
+# the ops and models (each from scratch beside its concise twin), the one training loop, and the lessons'
+# computations: no server, trainer or browser
+FAST = {"test_ops.py", "test_models.py", "test_train.py", "test_foundations.py", "test_tables.py"}
+FAST |= {"test_linear_surface.py"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.path.name in FAST:
+            item.add_marker(pytest.mark.fast)
 
 
 @pytest.fixture(scope="session")
