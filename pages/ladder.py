@@ -75,10 +75,10 @@ if left.button("Train the ladder", type="primary", disabled=bool(active), key="t
     train_examples = 0 if subset >= len(data.X_train) else subset
     when = time.time_ns()
     rungs = baselines.ladder(dataset, epochs, train_examples, int(seed))
-    if room_to_queue(len(rungs)):  # the whole ladder or none of it
+    if room_to_queue(len(rungs)):  # the whole ladder or none of it (else the refusal shows here)
         for rung, config in rungs:
             submit(config, None, f"Ladder: {rung.title}", wait=0, group=f"ladder:{dataset}:{when}:{rung.key}")
-    st.rerun()
+        st.rerun()
 if right.button("Stop", disabled=not active, key="stop"):
     for job in active:
         job.stop()

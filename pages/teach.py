@@ -53,17 +53,13 @@ for problem in problems:
     st.info(md(problem))  # it names the classes
 names = "/".join(album.classes)
 one, two, three, _ = st.columns([1, 1.5, 1, 3])
-if one.button("Teach it", type="primary", disabled=bool(problems) or bool(latest), key="teach"):
-    if room_to_queue():  # else the page's notice says why, after the rerun
-        bar = st.progress(0.0, text="Augmented views...")
-        step = lambda n, total: bar.progress(n / total, f"Augmented views: {n}")  # noqa: E731 - one line, named
-        data = album.features_data(0, views, backbone(), step)
-        submit(config, data, next_label(f"Taught {names}", taught), wait=FIRST_POINT_WAIT)
+if one.button("Teach it", type="primary", disabled=bool(problems) or bool(latest), key="teach") and room_to_queue():
+    bar = st.progress(0.0, text="Augmented views...")
+    data = album.features_data(0, views, backbone(), lambda n, total: bar.progress(n / total, f"Augmented views: {n}"))
+    submit(config, data, next_label(f"Taught {names}", taught), wait=FIRST_POINT_WAIT)
     st.rerun()
-if two.button("Train from scratch too", disabled=bool(problems) or bool(latest), key="scratch"):
-    if room_to_queue():
-        data = album.images_data(0)
-        submit(scratch_config, data, next_label(f"From scratch {names}", scratch), wait=FIRST_POINT_WAIT)
+if two.button("Train from scratch too", disabled=bool(problems) or bool(latest), key="scratch") and room_to_queue():
+    submit(scratch_config, album.images_data(0), next_label(f"From scratch {names}", scratch), wait=FIRST_POINT_WAIT)
     st.rerun()
 if three.button("Stop", disabled=not latest, key="stop-teach"):
     for run in latest:

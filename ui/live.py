@@ -22,7 +22,6 @@ from core.train import RunConfig
 from ui.server import book, my_runs, owner, scheduler
 
 MAX_WAITING = 8
-QUEUE_FULL = "queue-full"  # the sentence `room_to_queue` left for the page (ui.server.store_notice says it)
 POLL_SECONDS = 0.5
 QUEUED_POLL_SECONDS = 2.0
 FIRST_POINT_WAIT = 0.5  # seconds a click on Train may wait for the first step
@@ -43,8 +42,6 @@ def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str
         # the first step takes a few ms: wait for it, so this run already draws the first point
         run = submit(config, data, next_label(label, runs), wait=FIRST_POINT_WAIT)
         active = True
-    if full := st.session_state.pop(QUEUE_FULL, None):
-        st.warning(full)
     left, right, _ = st.columns([1, 1, 4])
     left.button("Train", type="primary", disabled=config is None or active, key="train")
     right.button("Stop", disabled=not active, key="stop", on_click=_stop_now, args=(run,))
@@ -87,11 +84,11 @@ def max_waiting() -> int:
 
 def room_to_queue(n: int = 1) -> bool:
     """Whether this browser may queue `n` more runs. Turns between browsers keep a class from starving; this cap
-    keeps one browser's clicks from filling the server's queue. When not, the page says why (`QUEUE_FULL`)."""
+    keeps one browser's clicks from filling the server's queue. When not, it says why where the click was."""
     waiting = sum(run.state == "queued" for run in book().runs(owner(), None))
     if waiting + n <= max_waiting():
         return True
-    st.session_state[QUEUE_FULL] = (
+    st.warning(
         f"You have {waiting} run(s) waiting for a trainer, and a browser may have {max_waiting()} waiting: stop "
         "one on its page, or wait for one to start, before queueing more."
     )

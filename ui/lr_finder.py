@@ -14,7 +14,7 @@ import streamlit as st
 from core import datasets
 from core.train import RunConfig
 from ui.links import set_widget
-from ui.live import POLL_SECONDS, QUEUE_FULL, queue_place, room_to_queue, submit
+from ui.live import POLL_SECONDS, queue_place, room_to_queue, submit
 from ui.server import book, my_runs, owner, scheduler
 from ui.settings import nearest_lr
 
@@ -50,8 +50,6 @@ def lr_finder_panel(config: RunConfig | None, data: datasets.Data | None = None)
             options = {"num_steps": 100 if slow else 200}
             with st.spinner("Sweeping the learning rate..."):
                 sweeps = [submit(config, data, "Learning-rate sweep", SWEEP_WAIT, task="find_lr", options=options)]
-        if full := st.session_state.pop(QUEUE_FULL, None):
-            st.warning(full)
         job = next((s for s in reversed(sweeps) if _swept(s.config) == _swept(config)), None)
         if job is not None and job.state != "done":
             st.fragment(run_every=POLL_SECONDS)(_sweep_status)(job)

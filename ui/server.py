@@ -91,8 +91,6 @@ def store_notice() -> None:
     problem = book().store.problem
     if problem:
         st.warning(problem, icon="⚠️")
-    if full := st.session_state.pop("queue-full", None):  # ui.live.room_to_queue refused a click of this browser
-        st.warning(full)
 
 
 def device_caption() -> str:
