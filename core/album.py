@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -73,19 +74,13 @@ class Album:
         self._thumbs: dict[int, bytes] = {}  # id -> a 96x96 JPEG, made when first shown
         self.version = 0  # counts the changes: the pages key what they compute from the album by it
         self._unsaved: dict[int, bytes] = {}  # photos the store failed to write: kept in memory, negative ids
+        self._memory_ids = itertools.count(-1, -1)
+        self.unsaved_why: str | None = None  # the store's sentence when it last refused photos
         self._load()
 
     @property
-    def where(self) -> str:  # `guarded` names the store in its sentence
-        return self.store.where
-
-    @property
-    def problem(self) -> str | None:
+    def problem(self) -> str | None:  # `guarded` sets the store's: one sentence for runs and photos alike
         return self.store.problem
-
-    @problem.setter
-    def problem(self, text: str | None) -> None:  # `guarded` reports a failed read or write here
-        self.store.problem = text
 
     @guarded(None)
     def _load(self) -> None:
@@ -170,6 +165,7 @@ class Album:
         Each file is decoded (`decode_photo`) and shrunk at once, so a drop of 200 twelve-megapixel photos
         holds one batch of full-size images at a time, never all of them."""
         refused: list[str] = []
+        self.save_unsaved()  # photos a full disk refused before go in first, so a drop never overtakes them
         room = MAX_PER_CLASS - self.counts()[label]
         if len(files) > room:
             refused.append(f"{len(files) - max(room, 0)} photo(s) left out: a class holds at most {MAX_PER_CLASS}.")
@@ -215,9 +211,41 @@ class Album:
         ]  # fmt: skip
         ids = self._write(rows)
         if ids is None:  # the store broke under us: keep the photos in memory, with ids it can never give
-            ids = [-(len(self._unsaved) + k + 1) for k in range(len(rows))]
+            ids = [next(self._memory_ids) for _ in rows]
             self._unsaved.update({i: r["jpeg"] for i, r in zip(ids, rows)})
+            self.unsaved_why = self.store.problem
         return ids
+
+    @property
+    def unsaved(self) -> int:
+        """How many photos the store could not write yet: they live in this server's memory only."""
+        return len(self._unsaved)
+
+    def save_unsaved(self) -> int:
+        """Write the photos the store refused before (a full disk, say), now that it may work; how many went in."""
+        with self._lock:
+            kept = [k for k, i in enumerate(self.ids) if i in self._unsaved]
+            if not kept:
+                return 0
+            feats, smalls = self.features[kept], self.small[kept]
+            rows = [
+                dict(owner=self.owner, label=self.labels[k], name=self.names[k], jpeg=self._unsaved[self.ids[k]],
+                     features=f.numpy().tobytes(), small=m.numpy().tobytes(), created=time.time())
+                for k, f, m in zip(kept, feats, smalls)
+            ]  # fmt: skip
+            ids = self._write(rows)
+            if ids is None:  # still failing: the store says why
+                return 0
+            for k, new in zip(kept, ids):
+                old = self.ids[k]
+                self.ids[k] = new
+                del self._unsaved[old]
+                for cache in (self._hashes, self._thumbs):
+                    if old in cache:
+                        cache[new] = cache.pop(old)
+                self._views = {(new if key[0] == old else key[0], *key[1:]): v for key, v in self._views.items()}
+            self.version += 1
+            return len(ids)
 
     @guarded(None)
     def _write(self, rows: list[dict]) -> list[int]:
@@ -253,8 +281,10 @@ class Album:
             self.names = [self.names[k] for k in keep]
             self.features, self.small = self.features[keep], self.small[keep]
             self._views = {key: v for key, v in self._views.items() if key[0] not in gone}
+            for i in gone & self._unsaved.keys():
+                del self._unsaved[i]
             self.version += 1
-        self._delete(sorted(gone))
+        self._delete(sorted(i for i in gone if i > 0))
 
     @guarded(None)
     def _delete(self, photo_ids: list[int]) -> None:
@@ -354,6 +384,8 @@ class Albums:
         with self._lock:
             album = self._open.pop(owner, None) or Album(self.store, owner)
             self._open[owner] = album
-            while len(self._open) > self.keep:
-                self._open.popitem(last=False)
+            # the oldest go, but never one holding photos the store has not taken: they live nowhere else
+            spare = [o for o, a in self._open.items() if o != owner and not a.unsaved]
+            for old in spare[: max(len(self._open) - self.keep, 0)]:
+                del self._open[old]
             return album

@@ -65,6 +65,7 @@ class RunBook:
         self._seen: dict[str, float] = {}
         self._issued: set[str] = set()  # owner ids this server made, kept in memory too (for a broken store)
         self._cache: OrderedDict = OrderedDict()  # (run id, what) -> a done run's curve or rebuilt Run
+        self._listed: OrderedDict = OrderedDict()  # (owner, task) -> the rows the store gave last, newest 256
         self._memory_ids = itertools.count(-1, -1)  # runs the store could not take: negative ids
         self._deleted: set[int] = set()  # runs deleted while they trained: their last messages are dropped
         self._lock = threading.Lock()
@@ -87,7 +88,15 @@ class RunBook:
 
     def runs(self, owner: str, task: str | None = "train") -> list:
         """The owner's runs, oldest first: live Jobs and StoredRun views, with the same attributes."""
-        rows = self.store.runs(owner, task)  # [] when the store fails (it says so): the runs in memory still show
+        rows = self.store.runs(owner, task)
+        if rows is None:  # the store cannot be read now (it says so): the runs it listed last still show
+            rows = self._listed.get((owner, task), [])
+        else:
+            with self._lock:
+                self._listed[(owner, task)] = rows
+                self._listed.move_to_end((owner, task))
+                while len(self._listed) > 256:
+                    self._listed.popitem(last=False)
         views = []
         for row in rows:
             job = self.live.get(row.id)
@@ -120,7 +129,11 @@ class RunBook:
         with self._lock:
             for key in [key for key in self._cache if key[0] in ids]:
                 del self._cache[key]
-        return self.store.delete(owner, ids)
+        deleted = self.store.delete(owner, ids)  # 0 when the store failed: the runs are still in it
+        with self._lock:
+            for key, rows in self._listed.items():
+                self._listed[key] = [row for row in rows if not (deleted and row.id in ids)]
+        return deleted
 
     def _forget(self, job: Job) -> None:
         """A run deleted while it trains: stop it, and write nothing more of it."""

@@ -152,9 +152,9 @@ def max_runs() -> int:
 
 
 def guarded(default):
-    """A store method that never raises on a database error: it sets `problem` (shown by the pages) and returns
-    `default` instead (a new one each time when it is a type), so a page never shows a traceback for a store
-    that broke after it opened."""
+    """A store method (or one of an object with a `store`) that never raises on a database error: it sets the
+    store's `problem` (shown by the pages) and returns `default` instead (a new one each time when it is a type),
+    so a page never shows a traceback for a store that broke after it opened."""
 
     def wrap(method):
         @functools.wraps(method)
@@ -162,7 +162,9 @@ def guarded(default):
             try:
                 return method(self, *args, **kwargs)
             except SQLAlchemyError as err:
-                self.problem = explain(err, f"({self.where})") + " The runs in this server's memory still show."
+                store = getattr(self, "store", self)  # a Store's method, or one of an object kept in it (an album)
+                store.problem = explain(err, f"({store.where})") + " What this server holds in memory still shows."
+                store.renew_connections()
                 return default() if callable(default) else default
 
         return call
@@ -184,8 +186,10 @@ def explain(err: Exception, where: str) -> str:
         why = "is locked by another program (another copy of the dashboard?)"
     elif "full" in low or "no space" in low:
         why = "cannot be written: the disk is full"
+    elif "disk i/o" in low:  # SQLite's word for a write the file refused: read-only, immutable, a failing disk
+        why = "cannot be written or read (a disk I/O error: is the file read-only, or the disk failing?)"
     elif "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
-        why = "cannot be opened for writing (its folder's permissions?)"
+        why = "cannot be opened for writing (is the file, or its folder, read-only?)"
     elif "newer" in low:
         why = text
     else:
@@ -250,6 +254,12 @@ class Store:
         self._thread = threading.Thread(target=self._write_loop, name="run-store", daemon=True)
         self._thread.start()
 
+    def renew_connections(self) -> None:
+        """After a failure, let the next use open new connections: SQLite opens a file it may not write read-only,
+        and such a connection stays so after the file is writable again (`chattr -i`, a fixed permission)."""
+        if self.durable:  # never the in-memory fallback: its one connection is its data
+            self.engine.dispose()
+
     @property
     def where(self) -> str:
         return str(self.path) if self.path else self.url.split("@")[-1]  # never a password
@@ -272,8 +282,11 @@ class Store:
         if sqlite and not memory:
 
             @event.listens_for(engine, "connect")
-            def _pragmas(conn, _record):  # readers never wait for the writer; a commit need not reach the platter
-                conn.execute("PRAGMA journal_mode=WAL")
+            def _pragmas(conn, _record):
+                # a rollback journal, not WAL: WAL's index is a memory-mapped file, and a read through a mapping
+                # of a file that can no longer be written (made immutable, a full tmpfs) is a SIGBUS that kills
+                # the whole server. Without it an unwritable store is an OSError the pages can word.
+                conn.execute("PRAGMA journal_mode=DELETE")
                 conn.execute("PRAGMA synchronous=NORMAL")
 
         with engine.begin() as conn:
@@ -326,6 +339,7 @@ class Store:
             return run_id
         except SQLAlchemyError as err:
             self.problem = explain(err, f"({self.where})") + " This run is kept in memory only."
+            self.renew_connections()
             raise StoreError(self.problem) from None
 
     def record(self, run_id: int, kind: str, payload=None) -> None:
@@ -369,12 +383,13 @@ class Store:
                     " New progress is kept in memory and written once the store works again."
                 )
                 self._pending = batch[-100_000:]  # the newest, should the outage last
+                self.renew_connections()
                 time.sleep(1.0)
                 continue
             except Exception:  # noqa: BLE001 - a write that can never succeed (a bug): the others go in without it
                 ended, kept = self._apply_one_by_one(batch)
             self._pending = kept
-            if self.durable and not kept:  # it works (again)
+            if self.durable and batch and not kept:  # a write went in: it works (again)
                 self.problem = None
             for run_id in ended:
                 for tell in self.ended:
@@ -457,9 +472,9 @@ class Store:
 
     # --- reads --------------------------------------------------------------------------
 
-    @guarded(list)
-    def runs(self, owner: str, task: str | None = "train") -> list[StoredRow]:
-        """The owner's runs, oldest first (task None: every task)."""
+    @guarded(None)
+    def runs(self, owner: str, task: str | None = "train") -> list[StoredRow] | None:
+        """The owner's runs, oldest first (task None: every task); None when the store cannot be read."""
         query = select(runs).where(runs.c.owner == owner).order_by(runs.c.id)
         if task is not None:
             query = query.where(runs.c.task == task)

@@ -37,7 +37,9 @@ store_notice()
 store, mine = book().store, book().runs(owner(), "train")  # the runs Compare lists; the lr sweeps apart
 sweeps = len(book().runs(owner(), None)) - len(mine)
 also = f" (and {sweeps} learning-rate sweep(s))" if sweeps else ""
-if store.durable:
+if store.durable and store.problem:
+    kept = "kept in the run store, which cannot be written just now (see above): new progress waits in memory"
+elif store.durable:
     kept = f"kept in the run store ({store.where}): they are there after a reload, in a new tab and after a restart"
 else:
     kept = "kept in this server's memory only: they are there after a reload and in a new tab, not after a restart"

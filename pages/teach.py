@@ -21,8 +21,14 @@ st.markdown(
     "EfficientNet-Lite0, pretrained on ImageNet and frozen, turns each photo into 1280 numbers once; only a small "
     "*head* on top of them learns your classes, so it trains in seconds. Then try it on *Cat, dog or neither?*."
 )
-store_notice()
 album = my_album()
+if album.unsaved and not album.save_unsaved():  # photos a full disk refused: each visit tries them again
+    st.warning(
+        f"{album.unsaved} photo(s) are in this server's memory only. {album.unsaved_why} They are written as soon "
+        "as the store works again; until then, a restart of the server would lose them.",
+        icon="⚠️",
+    )
+store_notice()
 class_tabs(album)
 
 left, right = st.columns(2)

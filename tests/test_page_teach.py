@@ -148,3 +148,33 @@ def test_a_photo_is_removed_with_its_button(tmp_path):
     assert album.photo_ids(0) == album.photo_ids(0)[:2] and newest not in album.photo_ids(0)
     assert [t.label for t in at.tabs][0] == "cat (2)"
     assert album_of(owner).counts()[0] == 2 and album.features.shape[1] == transfer.NUM_FEATURES
+
+
+def test_photos_a_full_disk_refused_are_counted_on_the_page_until_they_are_written():
+    """Issue 21: after a drop on a full disk, 112 photos were gone after a reload without a word."""
+    from sqlalchemy import event, text
+
+    from ui.server import book
+
+    at = session()
+    owner = own(at)
+    store = book().store
+    with store.engine.connect() as conn:
+        full = f"PRAGMA max_page_count = {conn.execute(text('PRAGMA page_count')).scalar()}"
+
+    def limit(conn, _record):  # the database may not grow: as on a full disk
+        conn.execute(full)
+
+    event.listen(store.engine, "connect", limit)
+    store.engine.dispose()
+    try:
+        fill(owner, per_class=2)
+        open_page(at, "teach")
+        warned = [w.value for w in at.warning if "in this server's memory only" in w.value]
+        assert warned and warned[0].startswith("6 photo(s)") and "the disk is full" in warned[0], texts(at.warning)
+        assert [t.label for t in at.tabs][:3] == ["cat (2)", "dog (2)", "neither (2)"]
+    finally:
+        event.remove(store.engine, "connect", limit)
+        store.engine.dispose()
+    at.run()  # the next visit writes them
+    assert not [w for w in at.warning if "memory only" in w.value] and album_of(owner).unsaved == 0

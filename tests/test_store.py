@@ -305,7 +305,7 @@ def test_a_store_that_breaks_after_it_opened_says_so_and_raises_nothing(tmp_path
     con.execute("DROP TABLE runs")  # another program damages it under the running server
     con.commit()
     con.close()
-    assert store.runs(ALICE) == [] and store.run(1) is None and store.delete(ALICE, [1]) == 0
+    assert store.runs(ALICE) is None and store.run(1) is None and store.delete(ALICE, [1]) == 0
     assert store.problem and store.problem.startswith("The run store") and "no such table" in store.problem
 
 
@@ -318,3 +318,57 @@ def test_a_write_that_can_never_succeed_is_dropped_and_the_others_go_in(tmp_path
     assert store.flush() and store.problem is None
     (row,) = store.runs(ALICE, "find_lr")
     assert row.state == "done" and row.sweep is None and row.outcome["status"] == "cancelled"
+
+
+IMMUTABLE = """
+import subprocess, sys, threading, time
+from pathlib import Path
+from core.runs import RunBook
+from core.jobs import Scheduler
+from core.store import Store
+from core.train import RunConfig
+folder = Path(sys.argv[1])
+store = Store(f"sqlite:///{folder}/runs.db", flush_seconds=0.05)
+book = RunBook(Scheduler(max_running=1), store)
+run_id = store.new_run("a" * 32, "kept", "train", RunConfig(model="softmax"))
+assert [r.label for r in book.runs("a" * 32)] == ["kept"]
+files = [str(p) for p in folder.iterdir()]
+subprocess.run(["chattr", "+i", *files], check=True)
+try:
+    store.engine.dispose()  # new connections (a pool grows under load): each reopens the files
+    seen = []
+    readers = [threading.Thread(target=lambda: seen.append(len(book.runs("a" * 32)))) for _ in range(4)]
+    [t.start() for t in readers]
+    [t.join() for t in readers]
+    store.record(0, "seen", "a" * 32)
+    time.sleep(1.5)
+    print("DURING", seen, store.problem, flush=True)
+    Store(f"sqlite:///{folder}/runs.db")  # a second server opening it meanwhile
+finally:
+    subprocess.run(["chattr", "-i", *files], check=True)
+print("WRITTEN", store.flush(20), flush=True)
+print("AFTER", store.problem, [r.label for r in store.runs("a" * 32)], flush=True)
+"""
+
+
+def test_a_store_made_immutable_under_a_running_server_is_a_sentence_not_a_crash(tmp_path):
+    """Issue 21: `chattr +i` on the store's files under a running server killed it ("Fatal Python error: Bus
+    error" in SQLite: WAL's index is a memory-mapped file). In its own process, as a SIGBUS would end pytest."""
+    import subprocess
+    import sys
+
+    probe = tmp_path / "probe"
+    probe.touch()
+    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i needs root and a file system that has it")
+    subprocess.run(["chattr", "-i", str(probe)], check=True)
+    (tmp_path / "store").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", IMMUTABLE, str(tmp_path / "store")], capture_output=True, text=True, timeout=120
+    )
+    subprocess.run(["chattr", "-R", "-i", str(tmp_path / "store")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert lines["DURING"].startswith("[1, 1, 1, 1]"), "the runs it listed still show while it cannot be read"
+    assert "The run store" in lines["DURING"] and "could not be written" in lines["DURING"]
+    assert lines["WRITTEN"] == "True" and lines["AFTER"] == "None ['kept']", "back to normal once it is writable"

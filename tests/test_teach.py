@@ -300,3 +300,42 @@ def test_two_drops_at_once_share_the_room_of_a_class(store, backbone, monkeypatc
     assert album.counts()[0] == 4 and sum(done for done, _ in results) == 4
     assert any("at most 4" in message for _, refused in results for message in refused)
     assert Album(store, "two-tabs").counts()[0] == 4, "and the store holds no more than the album"
+
+
+def test_photos_a_full_disk_refuses_stay_in_memory_and_are_written_once_there_is_room(store, backbone):
+    """Issue 21: a drop of 400 photos on a full disk showed AttributeError at 288, and after a reload 112 photos
+    were gone without a word. Now every photo of the drop is in the album, the ones the store refused are counted
+    and kept (never evicted with the album), and they go in once the store has room again."""
+    from sqlalchemy import event, text
+
+    from core.album import Albums
+
+    files = teaching_set(8)
+    album = Album(store, "full-disk")
+    album.add(0, files["cat"][:2], backbone)
+    pages = {"max": 1}
+
+    @event.listens_for(store.engine, "connect")
+    def _limit(conn, _record):  # the database may not grow: as on a full disk
+        conn.execute(f"PRAGMA max_page_count = {pages['max']}")
+
+    with store.engine.connect() as conn:
+        pages["max"] = conn.execute(text("PRAGMA page_count")).scalar()
+    store.engine.dispose()
+    done, refused = album.add(1, files["dog"], backbone)
+    assert (done, refused) == (8, []) and album.counts()[:2] == [2, 8]
+    assert album.unsaved == 8 and "the disk is full" in album.unsaved_why
+    assert album.thumbnail(album.photo_ids(1)[0]) is not None, "a photo kept in memory still shows"
+
+    albums = Albums(store, keep=1)
+    albums._open["full-disk"] = album
+    for other in ("b", "c", "d"):
+        albums.of(other)
+    assert albums.of("full-disk") is album, "an album holding unwritten photos is never closed"
+
+    pages["max"] = 1_000_000  # room again: the next visit of the page writes them
+    store.engine.dispose()
+    assert album.save_unsaved() == 8 and album.unsaved == 0 and all(i > 0 for i in album.ids)
+    restarted = Album(store, "full-disk")  # a restart: everything is in the store
+    assert restarted.counts()[:2] == [2, 8] and restarted.names == album.names
+    torch.testing.assert_close(restarted.features, album.features)
