@@ -11,3 +11,10 @@ pages, and `core.photos` with `core.models.pretrained` answer "cat, dog or neith
 whose exam-score data and cat/dog goal we reproduce; 004: the blog post "MNIST from scratch" and its
 ladder).
 """
+
+import os
+
+# Ray reads its authentication mode once, when it is imported, and a client left without one calls a cluster of the
+# README's commands (token authentication on) with no token: "InvalidAuthToken". Token, then, unless the operator
+# says otherwise (RAY_AUTH_MODE=disabled); the embedded local Ray uses a token anyway. Set before `core` imports ray.
+os.environ.setdefault("RAY_AUTH_MODE", "token")

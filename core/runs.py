@@ -145,7 +145,7 @@ class RunBook:
 
     def message(self, job: Job, kind: str, payload) -> None:
         store = self.store
-        if job.id in self._deleted:
+        if job.id in self._deleted or job.id < 0:  # deleted, or a run the store could not take: kept in memory only
             return
         if kind == "weights":
             self._weights[job.id] = payload  # fresh tensors: the mirror copies them into its model

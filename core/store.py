@@ -45,9 +45,11 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as TimeoutError_
 from sqlalchemy.pool import StaticPool
 
 from core import datasets
@@ -172,6 +174,18 @@ def guarded(default):
     return wrap
 
 
+def _fit(column: Column, text_: str | None) -> str | None:
+    """A text cut to its column's length (PostgreSQL refuses a longer one; SQLite would keep it)."""
+    limit = column.type.length
+    return text_ if text_ is None or len(text_) <= limit else text_[: limit - 1] + "…"
+
+
+def _transient(err: SQLAlchemyError) -> bool:
+    """Whether a failed write may work later (the database down, hung, locked or full), not one it refuses for good
+    (a value too long, a broken constraint): those are dropped, never retried forever."""
+    return isinstance(err, (OperationalError, InterfaceError, DisconnectionError, TimeoutError_))
+
+
 class StoreError(RuntimeError):
     """The store cannot be used; the message says why, in words for the Home page."""
 
@@ -243,6 +257,7 @@ class Store:
         self._idle = threading.Event()
         self._idle.set()
         self._lock = threading.Lock()  # one writer of the engine at a time (the writer thread and new_run)
+        self._cut_off, self._back_since = False, 0.0  # writes failing now; when they worked again (time.time())
         try:
             self.engine = self._open(self.url)
         except (SQLAlchemyError, StoreError, OSError) as err:
@@ -290,6 +305,8 @@ class Store:
                 conn.execute("PRAGMA synchronous=NORMAL")
 
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # two servers opening a new database at once: one makes it
+                conn.execute(text("SELECT pg_advisory_xact_lock(7215022)"))  # the number: this store's, any will do
             version = self._version(conn)
             if version is not None and version > SCHEMA_VERSION:
                 raise StoreError(f"was made by a newer dashboard (schema {version}; this one reads {SCHEMA_VERSION})")
@@ -331,6 +348,7 @@ class Store:
 
     def new_run(self, owner: str, label: str, task: str, config, group: str = "") -> int:
         """A row for a run about to be queued; its id. StoreError when it cannot be written."""
+        label, group = _fit(runs.c.label, label), _fit(runs.c.group, group)
         row = dict(owner=owner, label=label, task=task, group=group, config=config.as_dict(), state="queued")
         row |= dict(server=self.server_id, created=time.time(), last_step=0, total_steps=0, elapsed=0.0)
         try:
@@ -378,16 +396,22 @@ class Store:
             kept = []
             try:
                 ended = self._apply(batch)
-            except SQLAlchemyError as err:  # the database's trouble: kept to retry; the runs in memory go on
-                self.problem = explain(err, f"({self.where}) could not be written: it") + (
-                    " New progress is kept in memory and written once the store works again."
-                )
-                self._pending = batch[-100_000:]  # the newest, should the outage last
-                self.renew_connections()
-                time.sleep(1.0)
-                continue
+            except SQLAlchemyError as err:
+                if not _transient(err):  # a write the database will never take (a bug): the others go in without it
+                    ended, kept = self._apply_one_by_one(batch)
+                else:  # the database's trouble: kept to retry; the runs in memory go on
+                    self.problem = explain(err, f"({self.where}) could not be written: it") + (
+                        " New progress is kept in memory and written once the store works again."
+                    )
+                    self._pending = batch[-100_000:]  # the newest, should the outage last
+                    self._cut_off = True
+                    self.renew_connections()
+                    time.sleep(1.0)
+                    continue
             except Exception:  # noqa: BLE001 - a write that can never succeed (a bug): the others go in without it
                 ended, kept = self._apply_one_by_one(batch)
+            if self._cut_off and not kept:  # back after an outage: the others were cut off as long as we were
+                self._cut_off, self._back_since = False, time.time()
             self._pending = kept
             if self.durable and batch and not kept:  # a write went in: it works (again)
                 self.problem = None
@@ -404,8 +428,11 @@ class Store:
         for item in batch:
             try:
                 ended += self._apply([item])
-            except SQLAlchemyError:
-                kept.append(item)
+            except SQLAlchemyError as err:
+                if _transient(err):
+                    kept.append(item)
+                else:
+                    log.error("the run store refused a write for good (%s): %r", err, item[:2])
             except Exception:  # noqa: BLE001
                 log.exception("the run store dropped a write it cannot make: %r", item[:2])
         return ended, kept
@@ -436,6 +463,7 @@ class Store:
                     conn.execute(update(runs).where(runs.c.id == run_id).values(sweep=sweep))
                 elif kind == "end":
                     outcome, error = payload
+                    error = _fit(runs.c.error, error)
                     values = dict(state="done", outcome=_jsonable(outcome) if outcome else None, error=error)
                     conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
                     ended.append(run_id)
@@ -444,8 +472,10 @@ class Store:
                     conn.execute(insert(owners).values(id=payload, last_seen=now))
                 elif kind == "purge":
                     self._delete_ids(conn, payload)
-                elif kind == "beat":
-                    conn.execute(update(servers).where(servers.c.id == self.server_id).values(beat=now))
+                elif kind == "beat":  # its row is made again if it went (a server that judged it gone in error)
+                    mine = servers.c.id == self.server_id
+                    if not conn.execute(update(servers).where(mine).values(beat=now)).rowcount:
+                        conn.execute(insert(servers).values(id=self.server_id, beat=now, host=HOST, pid=os.getpid()))
                     self._interrupt_stale(conn, now)
             self._events(conn, rows, steps)
         return ended
@@ -455,14 +485,22 @@ class Store:
         """Insert the gathered events in one statement, and each run's latest step in its row; empty both."""
         if rows:
             conn.execute(insert(events), rows)
-        for run_id, p in steps.items():
+        for run_id, p in steps.items():  # "interrupted" too: another server may have judged this one gone in error
             values = dict(state="running", last_step=p.step, total_steps=p.total_steps, elapsed=p.elapsed)
-            conn.execute(update(runs).where(runs.c.id == run_id, runs.c.state.in_(UNFINISHED)).values(**values))
+            unfinished = runs.c.state.in_((*UNFINISHED, "interrupted"))
+            conn.execute(update(runs).where(runs.c.id == run_id, unfinished).values(**values))
         rows.clear()
         steps.clear()
 
+    def _stale_before(self, now: float) -> float | None:
+        """Heartbeats older than this are of servers that are gone; None while this server is just back from an
+        outage: the others were cut off too, and get STALE_SECONDS to beat again before anyone judges them."""
+        return None if self._cut_off or now - self._back_since < STALE_SECONDS else now - STALE_SECONDS
+
     def _interrupt_stale(self, conn, now: float) -> None:
         """Runs left unfinished by servers whose heartbeat stopped were interrupted: say so, once."""
+        if self._stale_before(now) is None:
+            return
         gone = select(servers.c.id).where(servers.c.beat < now - STALE_SECONDS, servers.c.id != self.server_id)
         conn.execute(
             update(runs).where(runs.c.state.in_(UNFINISHED), runs.c.server.in_(gone)).values(state="interrupted")
@@ -497,7 +535,8 @@ class Store:
     def _server_gone(self, server_id: str) -> bool:
         with self.engine.connect() as conn:
             beat = conn.execute(select(servers.c.beat).where(servers.c.id == server_id)).scalar()
-        return beat is None or beat < time.time() - STALE_SECONDS
+        before = self._stale_before(time.time())
+        return before is not None and (beat is None or beat < before)
 
     @guarded(list)
     def history(self, run_id: int) -> list[dict]:
@@ -542,10 +581,13 @@ class Store:
 
     @guarded(0)
     def size_bytes(self) -> int:
-        """The store's size on disk (SQLite: the file and its write-ahead log), else its data's."""
+        """The store's size on disk (SQLite: the file and any journal; PostgreSQL: the database's), else its data's."""
         if self.path is not None and self.durable:
-            return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+            files = (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-journal"))
+            return sum(p.stat().st_size for p in files if p.exists())
         with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())
             blobs = conn.execute(select(func.coalesce(func.sum(func.length(weights.c.blob)), 0))).scalar()
             count = conn.execute(select(func.count()).select_from(events)).scalar()
         return int(blobs) + 200 * int(count)

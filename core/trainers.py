@@ -37,6 +37,7 @@ WEIGHTS_EVERY_EVENT = 2_000_000  # models up to this many parameters send their 
 CPU_REQUEST = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}  # a class's runs over every machine
 GPU_REQUEST = {"num_cpus": 1, "num_gpus": 1}
 MACHINE_LOST = "the trainer's machine was lost"
+NODE_VERDICT_SECONDS = 40.0  # how long a dead trainer's cluster may take to say whether its machine is gone
 _lock = threading.Lock()
 _state: dict = {}  # "ready": set once Ray is up (or failed to start), "failed": the error, if it did
 
@@ -75,6 +76,7 @@ def _keep_ray(started: threading.Event, failed: list) -> None:
         quiet = dict(logging_level=logging.WARNING, log_to_driver=True, runtime_env={"env_vars": env})
         if address():
             ray.init(address=address(), **quiet)
+            _private_token()
         else:
             memory, cpus = OBJECT_STORE_MB * 2**20, max(LOCAL_CPUS, os.cpu_count() or 1)
             # "local": a Ray of our own, even when another one runs on this machine (a second server, a notebook's),
@@ -119,9 +121,18 @@ def why_lost(err: Exception, node: str | None) -> str:
     if address() is None:  # our own Ray on this one machine: its node cannot leave a cluster; the process died
         return f"{ended} Train again: a new trainer takes it."
     text = str(err).lower()
-    said = "node" in text and any(word in text for word in ("died", "dead", "removed"))
-    if said or (node is not None and node not in {n["NodeID"] for n in ray.nodes() if n["Alive"]}):
-        return f"Training failed: {MACHINE_LOST} (its node left the cluster). Train again: another trainer takes it."
+    lost = f"Training failed: {MACHINE_LOST} (its node left the cluster). Train again: another trainer takes it."
+    if "node" in text and any(word in text for word in ("died", "dead", "removed")):
+        return lost
+    # a switched-off machine first reads as a trainer "temporarily unavailable"; the cluster calls its node dead
+    # only after its missed health checks (about 15 s): wait for that verdict rather than guess
+    deadline = time.monotonic() + NODE_VERDICT_SECONDS
+    while node is not None:
+        if node not in {n["NodeID"] for n in ray.nodes() if n["Alive"]}:
+            return lost
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
     return ended
 
 

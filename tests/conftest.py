@@ -71,3 +71,13 @@ def browser() -> Iterator:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator:
+    """A real PostgreSQL server for the session (tests/services.py): skipped without it, failed in CI."""
+    from services import Postgres
+
+    server = Postgres()
+    yield server
+    server.close()

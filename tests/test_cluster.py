@@ -8,7 +8,11 @@ machine it would train. The runs are d2l's synthetic regression at batch 1, "run
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import ray
@@ -75,6 +79,65 @@ def test_runs_spread_over_two_machines_cuda_goes_to_the_gpu_one_and_a_lost_machi
         for job in queued:
             assert job.wait(120), f"{job.label} never ran"
             assert job.outcome.status == "completed" and job.node == head, (job.error, job.node)
+    finally:
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.wait(30)
+        scheduler.close()
+
+
+@pytest.fixture
+def cli_cluster(monkeypatch):
+    """A head and a second machine started with the `ray` CLI and a token (tests/services.py), the README's way; this
+    process's Ray joined to it with DASHBOARD_RAY_ADDRESS."""
+    import streamlit as st
+    from services import RayCluster
+
+    ray.shutdown()
+    real = RayCluster(head_cpus=1)
+    monkeypatch.setenv(trainers.ADDRESS_VARIABLE, real.address)
+    monkeypatch.delenv("DASHBOARD_MAX_TRAININGS", raising=False)
+    try:
+        second = real.add_node(cpus=1)
+        wait_until(lambda: "2 node" in real.status().stdout or real.status().stdout.count("node_") >= 2, timeout=60,
+                   what="the second node to join")  # fmt: skip
+        trainers.connect()
+        yield real, second
+    finally:
+        ray.shutdown()
+        real.close()
+        st.cache_resource.clear()
+
+
+def test_a_cluster_of_the_ray_cli_with_a_token_trains_and_a_lost_machine_fails_only_its_runs(cli_cluster):
+    """Issue 23: every step of the README's Ray path failed without RAY_AUTH_MODE=token, and no test could tell."""
+    real, second = cli_cluster
+    assert "AuthenticationError" in real.status(env={**os.environ, "RAY_AUTH_MODE": "disabled"}).stderr + (
+        real.status(env={**os.environ, "RAY_AUTH_MODE": "disabled"}).stdout
+    ), "the cluster refuses a caller without the token"
+    assert oct((Path.home() / ".ray" / "auth_token").stat().st_mode & 0o777) == "0o600"
+    fresh_shell = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}  # the README's server command
+    joined = subprocess.run(
+        [sys.executable, "-c", "from core import trainers; trainers.connect(); print(trainers.cluster_cpus())"],
+        env=fresh_shell | {"PYTHONPATH": str(Path(__file__).parents[1])}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert joined.stdout.strip() == "2", joined.stderr[-2000:]
+    scheduler = Scheduler()
+    assert scheduler.cluster and scheduler.max_running == 2
+    jobs = [scheduler.submit(LONG, label=name) for name in ("a", "b")]
+    try:
+        wait_until(lambda: all(j.history for j in jobs), timeout=120, what="two runs to train")
+        nodes = {n["NodeManagerAddress"] + str(n["NodeManagerPort"]): n["NodeID"] for n in ray.nodes() if n["Alive"]}
+        assert len({j.node for j in jobs}) == 2 and {j.node for j in jobs} <= set(nodes.values()), "one a machine"
+        lost = [j for j in jobs if j.node != ray.get_runtime_context().get_node_id()]
+        real.kill_node(second)  # the second machine is switched off mid-run
+        for job in lost:
+            assert job.wait(120)
+            assert job.outcome is None and trainers.MACHINE_LOST in job.error, job.error
+        survivor = next(j for j in jobs if j not in lost)
+        steps = len(survivor.history)
+        wait_until(lambda: len(survivor.history) > steps, timeout=60, what="the run on the head to go on")
     finally:
         for job in jobs:
             job.stop()

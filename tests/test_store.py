@@ -37,6 +37,13 @@ def url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'runs.db'}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path) -> str:
+    """A new store's URL: a SQLite file, and a database of a real PostgreSQL server (tests/services.py). Tests of
+    SQLite's own failures (a damaged or locked file, a full disk, immutable files) use `url` alone."""
+    return url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("postgres").url()
+
+
 def trained(book: RunBook, owner: str, data, config=SHORT, label="Softmax regression #1"):
     job = book.submit(owner, config, data=data, label=label)
     assert job.wait(120) and job.outcome.status == "completed", (job.error, job.outcome)
@@ -45,12 +52,12 @@ def trained(book: RunBook, owner: str, data, config=SHORT, label="Softmax regres
 
 
 @pytest.mark.usefixtures("fashion_available")
-def test_a_finished_run_reads_back_from_the_store_after_a_restart(tmp_path, scheduler, small):
-    book = RunBook(scheduler, Store(url(tmp_path)))
+def test_a_finished_run_reads_back_from_the_store_after_a_restart(db, scheduler, small):
+    book = RunBook(scheduler, Store(db))
     job = trained(book, ALICE, small)
     wait_until(lambda: job.id not in book.live, what="the job to be let go once its end is stored")
 
-    restarted = RunBook(scheduler, Store(url(tmp_path)))  # a new server on the same file
+    restarted = RunBook(scheduler, Store(db))  # a new server on the same file
     (run,) = restarted.runs(ALICE)
     assert (run.id, run.label, run.config, run.state) == (job.id, "Softmax regression #1", SHORT, "done")
     assert run.outcome == job.outcome
@@ -64,8 +71,8 @@ def test_a_finished_run_reads_back_from_the_store_after_a_restart(tmp_path, sche
     assert restarted.runs(BOB) == [], "another browser sees none of them"
 
 
-def test_one_browser_never_sees_or_deletes_anothers_runs(tmp_path, scheduler):
-    book = RunBook(scheduler, Store(url(tmp_path)))
+def test_one_browser_never_sees_or_deletes_anothers_runs(db, scheduler):
+    book = RunBook(scheduler, Store(db))
     short = RunConfig(model="linear", dataset="synthetic", epochs=1)
     for owner in (ALICE, BOB):
         assert book.submit(owner, short, label=f"{owner[0]}'s run").wait(60)
@@ -79,9 +86,9 @@ def test_one_browser_never_sees_or_deletes_anothers_runs(tmp_path, scheduler):
     assert book.store.new_run(ALICE, "next", "train", short) > bobs.id, "a deleted run's id is never reused"
 
 
-def test_a_run_of_a_server_that_died_reads_interrupted_with_its_curve_and_last_weights(tmp_path, small_checkpoint):
+def test_a_run_of_a_server_that_died_reads_interrupted_with_its_curve_and_last_weights(db, small_checkpoint):
     """SIGKILL mid-run, as the store sees it: events and an evaluation's weights, then the heartbeats stop."""
-    dead = Store(url(tmp_path), server_id="dead")
+    dead = Store(db, server_id="dead")
     run_id = dead.new_run(ALICE, "MLP #1", "train", SHORT)
     dead.record(run_id, "started", (Started("cpu", "CPU", 7850, 8, 16), ("a", "b"), None))
     for step in (1, 2, 3):
@@ -92,7 +99,7 @@ def test_a_run_of_a_server_that_died_reads_interrupted_with_its_curve_and_last_w
     with dead.engine.begin() as conn:  # its last heartbeat, long ago
         conn.execute(update(servers).where(servers.c.id == "dead").values(beat=time.time() - 3600))
 
-    book = RunBook(Scheduler(1), Store(url(tmp_path)))
+    book = RunBook(Scheduler(1), Store(db))
     (run,) = book.runs(ALICE)
     assert run.state == "done" and run.interrupted
     assert run.outcome.status == "interrupted" and run.classes == ("a", "b")
@@ -126,13 +133,10 @@ def test_a_corrupt_store_file_is_left_alone_and_runs_are_kept_in_memory(tmp_path
     assert path.read_bytes().startswith(b"this is a shopping list"), "the file is not overwritten"
 
 
-def test_a_store_of_a_newer_version_is_not_touched(tmp_path):
-    Store(url(tmp_path)).flush()
-    con = sqlite3.connect(tmp_path / "runs.db")
-    con.execute("UPDATE info SET value = '99' WHERE key = 'schema_version'")
-    con.commit()
-    con.close()
-    store = Store(url(tmp_path))
+def test_a_store_of_a_newer_version_is_not_touched(db):
+    with Store(db).engine.begin() as conn:  # a newer dashboard's schema
+        conn.execute(update(store_module.info).values(value="99").where(store_module.info.c.key == "schema_version"))
+    store = Store(db)
     assert not store.durable and "newer dashboard (schema 99" in store.problem
 
 
@@ -177,8 +181,8 @@ def test_a_full_disk_keeps_the_run_in_memory_and_writes_it_once_there_is_room(tm
     assert stored is not job and stored.history == job.history and stored.outcome == job.outcome
 
 
-def test_each_browser_keeps_its_newest_runs_and_a_browser_unseen_for_30_days_is_forgotten(tmp_path):
-    store = Store(url(tmp_path))
+def test_each_browser_keeps_its_newest_runs_and_a_browser_unseen_for_30_days_is_forgotten(db):
+    store = Store(db)
     ids = [store.new_run(ALICE, f"run {i}", "train", SHORT) for i in range(5)]
     for run_id in ids:
         store.record(run_id, "end", (Finished("completed", "done", 1, 0.1), None))
@@ -193,9 +197,9 @@ def test_each_browser_keeps_its_newest_runs_and_a_browser_unseen_for_30_days_is_
     assert store.size_bytes() > 0
 
 
-def test_writes_are_queued_not_waited_for(tmp_path):
+def test_writes_are_queued_not_waited_for(db):
     """The page's and the job thread's side of a progress event is a queue's put: far below a millisecond."""
-    store = Store(url(tmp_path))
+    store = Store(db)
     run_id = store.new_run(ALICE, "timed", "train", SHORT)
     event_ = Progress(1, 100, 0.01, 2.3, None, None, 1000.0, 0.1)
     began = time.perf_counter()
@@ -214,9 +218,9 @@ class FakeJob:
         self.stopped = True
 
 
-def test_runs_stop_only_when_no_page_of_their_browser_is_open_for_the_grace_period(tmp_path):
+def test_runs_stop_only_when_no_page_of_their_browser_is_open_for_the_grace_period(db):
     active = {"tab 1": True, "tab 2": True, "other": True}
-    book = RunBook(Scheduler(1), Store(url(tmp_path)), is_active=lambda sid: active[sid])
+    book = RunBook(Scheduler(1), Store(db), is_active=lambda sid: active[sid])
     now = [0.0]
     book.clock = lambda: now[0]
     book._thread = object()  # no background thread: the test looks itself
@@ -243,18 +247,18 @@ def test_runs_stop_only_when_no_page_of_their_browser_is_open_for_the_grace_peri
     assert mine.stopped and not done.stopped and not theirs.stopped
 
 
-def two_servers_one_training(tmp_path, scheduler) -> tuple[RunBook, RunBook, object]:
+def two_servers_one_training(db, scheduler) -> tuple[RunBook, RunBook, object]:
     """Two dashboard servers on one store; the first trains a long run of ALICE's: (first, second, its job)."""
-    first = RunBook(scheduler, Store(url(tmp_path), server_id="first"))
+    first = RunBook(scheduler, Store(db, server_id="first"))
     job = first.submit(ALICE, LONG, label="long")
     wait_until(lambda: job.history, what="the run to train")
     assert first.store.flush()
-    return first, RunBook(Scheduler(1), Store(url(tmp_path), server_id="second")), job
+    return first, RunBook(Scheduler(1), Store(db, server_id="second")), job
 
 
-def test_a_stop_asked_through_the_store_stops_the_run_on_the_server_that_trains_it(tmp_path, scheduler):
+def test_a_stop_asked_through_the_store_stops_the_run_on_the_server_that_trains_it(db, scheduler):
     """Two dashboard servers share one store: a page on the second stops a run training on the first."""
-    first, second, job = two_servers_one_training(tmp_path, scheduler)
+    first, second, job = two_servers_one_training(db, scheduler)
     (seen,) = second.runs(ALICE)
     assert seen.state == "running" and not seen.interrupted, "training on a live server"
     seen.stop()
@@ -262,24 +266,24 @@ def test_a_stop_asked_through_the_store_stops_the_run_on_the_server_that_trains_
     assert job.wait(30) and job.outcome.status == "cancelled"
 
 
-def test_a_restart_right_after_a_kill_shows_the_run_interrupted_at_once(tmp_path):
+def test_a_restart_right_after_a_kill_shows_the_run_interrupted_at_once(db):
     """The killed server's heartbeat is seconds old, but its process is gone: no need to wait for it to go stale."""
     import subprocess
     import sys
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    killed = Store(url(tmp_path), server_id="killed")
+    killed = Store(db, server_id="killed")
     run_id = killed.new_run(ALICE, "Softmax regression #1", "train", SHORT)
     killed.record(run_id, "event", Progress(7, 100, 0.07, 1.5, None, None, 1000.0, 0.7))
     assert killed.flush()
     with killed.engine.begin() as conn:  # as if that server had been the process that just exited
         conn.execute(update(servers).where(servers.c.id == "killed").values(pid=int(gone.stdout)))
-    (run,) = Store(url(tmp_path)).runs(ALICE)
+    (run,) = Store(db).runs(ALICE)
     assert run.state == "interrupted" and run.last_step == 7
 
 
-def test_a_run_deleted_while_it_trains_stops_and_leaves_nothing_behind(tmp_path, scheduler):
-    book = RunBook(scheduler, Store(url(tmp_path)))
+def test_a_run_deleted_while_it_trains_stops_and_leaves_nothing_behind(db, scheduler):
+    book = RunBook(scheduler, Store(db))
     job = book.submit(ALICE, LONG, label="deleted mid-run")
     wait_until(lambda: len(job.history) > 3, what="the run to train")
     assert book.delete(ALICE, [job.id]) == 1
@@ -290,27 +294,26 @@ def test_a_run_deleted_while_it_trains_stops_and_leaves_nothing_behind(tmp_path,
     assert book.runs(ALICE) == [] and book.store.history(job.id) == [] and book.store.weights(job.id) is None
 
 
-def test_a_run_deleted_from_another_servers_page_stops_where_it_trains(tmp_path, scheduler):
-    first, second, job = two_servers_one_training(tmp_path, scheduler)
+def test_a_run_deleted_from_another_servers_page_stops_where_it_trains(db, scheduler):
+    first, second, job = two_servers_one_training(db, scheduler)
     assert second.delete(ALICE, [job.id]) == 1
     first.check()
     assert job.wait(30) and job.outcome.status == "cancelled"
     assert first.store.flush() and first.runs(ALICE) == [] and first.store.history(job.id) == []
 
 
-def test_a_store_that_breaks_after_it_opened_says_so_and_raises_nothing(tmp_path):
-    store = Store(url(tmp_path))
+def test_a_store_that_breaks_after_it_opened_says_so_and_raises_nothing(db):
+    store = Store(db)
     store.new_run(ALICE, "kept", "train", SHORT)
-    con = sqlite3.connect(tmp_path / "runs.db")
-    con.execute("DROP TABLE runs")  # another program damages it under the running server
-    con.commit()
-    con.close()
+    with Store(db).engine.begin() as conn:  # another program damages it under the running server
+        conn.execute(text("DROP TABLE runs"))
     assert store.runs(ALICE) is None and store.run(1) is None and store.delete(ALICE, [1]) == 0
-    assert store.problem and store.problem.startswith("The run store") and "no such table" in store.problem
+    assert store.problem and store.problem.startswith("The run store")
+    assert "no such table" in store.problem or "does not exist" in store.problem  # SQLite's words, PostgreSQL's
 
 
-def test_a_write_that_can_never_succeed_is_dropped_and_the_others_go_in(tmp_path):
-    store = Store(url(tmp_path))
+def test_a_write_that_can_never_succeed_is_dropped_and_the_others_go_in(db):
+    store = Store(db)
     run_id = store.new_run(ALICE, "sweep", "find_lr", SHORT)
     store.record(run_id, "sweep", None)  # a sweep stopped before it swept: nothing to keep
     store.record(run_id, "event", "not a progress event")  # a bug's write: it can never be made
@@ -372,3 +375,79 @@ def test_a_store_made_immutable_under_a_running_server_is_a_sentence_not_a_crash
     assert lines["DURING"].startswith("[1, 1, 1, 1]"), "the runs it listed still show while it cannot be read"
     assert "The run store" in lines["DURING"] and "could not be written" in lines["DURING"]
     assert lines["WRITTEN"] == "True" and lines["AFTER"] == "None ['kept']", "back to normal once it is writable"
+
+
+def test_two_servers_opening_a_new_database_at_once_both_store(postgres):
+    """Issue 23: one of two servers opening a fresh PostgreSQL database lost the race 4 times in 5 ("duplicate key
+    ... pg_type_typname_nsp_index") and ran on memory for the life of the process."""
+    import threading
+
+    for _ in range(3):
+        db, opened = postgres.url(), []
+        servers_ = [threading.Thread(target=lambda db=db, opened=opened: opened.append(Store(db))) for _ in range(2)]
+        for server in servers_:
+            server.start()
+        for server in servers_:
+            server.join(60)
+        assert [(s.durable, s.problem) for s in opened] == [(True, None)] * 2
+
+
+def test_a_value_longer_than_its_column_is_cut_never_retried_forever(db):
+    """Issue 23: PostgreSQL enforces String(2000); a 2,001-character error was retried forever, and that server's
+    later runs stayed "queued" in the store with the warning never clearing."""
+    store = Store(db)
+    run_id = store.new_run(ALICE, "L" * 500, "train", SHORT, group="G" * 300)
+    store.record(run_id, "end", (None, "E" * 5000))
+    later = store.new_run(ALICE, "later", "train", SHORT)
+    store.record(later, "end", (Finished("completed", "done", 1, 0.1), None))
+    assert store.flush() and store.problem is None
+    first, second = store.runs(ALICE)
+    assert first.error.startswith("E" * 1000) and len(first.error) <= 2000 and len(first.label) <= 200
+    assert second.state == "done"
+
+
+def test_a_run_that_the_store_could_not_take_writes_no_orphan_rows(db, scheduler, monkeypatch):
+    """Issue 23: a run started during an outage got id -1, and its events were written later with run_id = -1."""
+    store = Store(db)
+    book = RunBook(scheduler, store)
+
+    def outage(*args, **kwargs):  # what new_run raises while the database is down
+        raise store_module.StoreError("The run store failed (OperationalError: connection refused).")
+
+    monkeypatch.setattr(store, "new_run", outage)
+    job = book.submit(ALICE, RunConfig(model="linear", dataset="synthetic", epochs=1), label="in memory")
+    assert job.id < 0 and job.wait(60) and job.outcome.status == "completed"
+    assert store.flush()
+    with store.engine.connect() as conn:
+        for table in ("events", "weights"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table} WHERE run_id < 0")).scalar() == 0, table
+
+
+def test_an_outage_never_marks_a_live_server_dead(postgres, monkeypatch, scheduler):
+    """Issue 23: an outage longer than STALE_SECONDS erased a live server's heartbeat for good: the other server
+    then showed its training run as "Interrupted ... the server stopped", with no Stop button."""
+    monkeypatch.setattr(store_module, "STALE_SECONDS", 3.0)
+    monkeypatch.setattr(store_module, "BEAT_SECONDS", 0.5)
+    db = postgres.url()
+    first = RunBook(scheduler, Store(db, server_id="first", flush_seconds=0.1))
+    second = Store(db, server_id="second", flush_seconds=0.1)
+    job = first.submit(ALICE, LONG, label="long")
+    try:
+        wait_until(lambda: job.history, what="the run to train")
+        assert first.store.flush()
+        postgres.stop()  # longer than STALE_SECONDS: both servers lose it
+        time.sleep(5)
+        postgres.start()
+        with first.store._lock:  # the second server is back first, while the first's writes still wait
+            wait_until(lambda: second.flush(), timeout=30, what="the second server to write again")
+            time.sleep(1.0)  # a few of its heartbeats
+            (seen,) = second.runs(ALICE)
+            assert seen.state == "running", "its server is as cut off as the reader was: not judged gone at once"
+        wait_until(lambda: first.store.flush(), timeout=30, what="the first server to write again")
+        time.sleep(1.5)
+        (seen,) = second.runs(ALICE)
+        assert seen.state == "running", "the run trains on: its server was only cut off, like everyone"
+        assert job.state == "running"
+    finally:
+        job.stop()
+        job.wait(30)
