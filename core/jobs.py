@@ -60,6 +60,7 @@ class QueueInfo:
     seconds_to_wait: float | None  # rough estimate; None while unknown
 
 
+IDLE_SECONDS = 60.0  # on a cluster, a trainer free this long is ended, and its CPU given back to the cluster
 NO_GPU = (
     "This run asks for device=cuda, but no machine here has a GPU: choose device auto or cpu, or add a GPU "
     "machine to the trainers' cluster (README: Many students: more machines)."
@@ -271,7 +272,11 @@ class Scheduler:
         self._started: Counter = Counter()  # owner -> jobs started: whose turn is next (`in_turn`)
         self._running: set[Job] = set()
         self._idle: dict[str, list] = {"cpu": [], "gpu": []}  # trainers started and free, by kind
+        self._idle_since: dict = {}  # trainer -> when it became free (time.monotonic())
+        self._closed = False
         self._preload: tuple[str, ...] = ()
+        if self.cluster:  # other servers share the cluster's CPUs: a trainer idle a while gives its CPU back
+            threading.Thread(target=self._give_back_idle, name="idle-trainers", daemon=True).start()
 
     @property
     def max_running(self) -> int:
@@ -305,11 +310,14 @@ class Scheduler:
         with self._cond:
             self._preload = preload
             while len(self._idle["cpu"]) + len(self._running) < self.max_running:
-                self._idle["cpu"].append(self._new_trainer("cpu"))
+                trainer = self._new_trainer("cpu")
+                self._idle["cpu"].append(trainer)
+                self._idle_since[trainer] = time.monotonic()
         return self
 
     def close(self) -> None:
         """Stop every job and end the trainers (tests; the server's end takes Ray down with it)."""
+        self._closed = True
         with self._cond:
             jobs = list(self._queue) + list(self._running)
         for job in jobs:
@@ -397,4 +405,21 @@ class Scheduler:
             self._running.discard(job)
             if trainer is not None:
                 self._idle[job.kind].append(trainer)
+                self._idle_since[trainer] = time.monotonic()
             self._cond.notify_all()
+
+    def _give_back_idle(self) -> None:
+        """On a cluster, end the trainers idle for IDLE_SECONDS: while one is up it holds a CPU that another
+        server's runs would wait for (in Ray's PENDING_CREATION) however idle this server is. The next Train
+        here starts a new one (seconds: it imports PyTorch and loads its data)."""
+        while not self._closed:
+            time.sleep(min(5.0, IDLE_SECONDS / 2))
+            now = time.monotonic()
+            with self._cond:
+                done = [t for t in self._idle["cpu"] if now - self._idle_since.get(t, now) > IDLE_SECONDS]
+                self._idle["cpu"] = [t for t in self._idle["cpu"] if t not in done]
+                for trainer in done:
+                    self._idle_since.pop(trainer, None)
+            for trainer in done:
+                with contextlib.suppress(Exception):
+                    ray.kill(trainer)

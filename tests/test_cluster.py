@@ -144,3 +144,22 @@ def test_a_cluster_of_the_ray_cli_with_a_token_trains_and_a_lost_machine_fails_o
         for job in jobs:
             job.wait(30)
         scheduler.close()
+
+
+def test_a_second_server_on_the_cluster_trains_once_the_first_ones_idle_trainers_give_back_their_cpus(
+    cluster, monkeypatch
+):
+    """Issue 23: a second app server's trainers stayed PENDING_CREATION for minutes, because the first server's
+    idle warm trainers held every CPU of the cluster. Two schedulers on one cluster are two servers."""
+    from core import jobs
+
+    monkeypatch.setattr(jobs, "IDLE_SECONDS", 3.0)
+    first, second = Scheduler(), Scheduler()
+    try:
+        first.warm_up()  # as the first server's Home page does: a trainer on every CPU, all idle
+        wait_until(lambda: ray.available_resources().get("CPU", 0) == 0, timeout=60, what="the warm trainers")
+        job = second.submit(SHORT, label="the other server's run")
+        assert job.wait(120) and job.outcome.status == "completed", job.error
+    finally:
+        first.close()
+        second.close()
