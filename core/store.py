@@ -258,16 +258,29 @@ class Store:
         self._idle.set()
         self._lock = threading.Lock()  # one writer of the engine at a time (the writer thread and new_run)
         self._cut_off, self._back_since = False, 0.0  # writes failing now; when they worked again (time.time())
+        self._unset = False  # a database server that was down when this one started: set up once it answers
         try:
             self.engine = self._open(self.url)
-        except (SQLAlchemyError, StoreError, OSError) as err:
-            self.problem = explain(err, f"({self.where}) could not be opened: it") + (
-                " Runs are kept in this server's memory until it restarts; they will not last."
-            )
-            self.durable = False
-            self.engine = self._open("sqlite://")
+        except SQLAlchemyError as err:
+            if self.path is not None or not _transient(err):
+                self._fall_back(err)
+            else:  # a database server down or unreachable: the writer opens it once it answers
+                self.engine, self._unset = self._engine(self.url), True
+                self.problem = explain(err, f"({self.where}) could not be reached: it") + (
+                    " Trying again every few seconds; runs started meanwhile are kept in this server's memory only."
+                )
+        except (StoreError, OSError) as err:
+            self._fall_back(err)
         self._thread = threading.Thread(target=self._write_loop, name="run-store", daemon=True)
         self._thread.start()
+
+    def _fall_back(self, err: Exception) -> None:
+        """A store that cannot be used (damaged, locked, newer): left alone, and runs kept in memory instead."""
+        self.problem = explain(err, f"({self.where}) could not be opened: it") + (
+            " Runs are kept in this server's memory until it restarts; they will not last."
+        )
+        self.durable = False
+        self.engine = self._open("sqlite://")
 
     def renew_connections(self) -> None:
         """After a failure, let the next use open new connections: SQLite opens a file it may not write read-only,
@@ -287,6 +300,12 @@ class Store:
         return Path(self.url.removeprefix("sqlite:///"))
 
     def _open(self, url: str):
+        engine = self._engine(url)
+        self._set_up(engine)
+        return engine
+
+    @staticmethod
+    def _engine(url: str):
         memory = url == "sqlite://"
         if url.startswith("sqlite:///") and not memory:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -304,6 +323,9 @@ class Store:
                 conn.execute("PRAGMA journal_mode=DELETE")
                 conn.execute("PRAGMA synchronous=NORMAL")
 
+        return engine
+
+    def _set_up(self, engine) -> None:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":  # two servers opening a new database at once: one makes it
                 conn.execute(text("SELECT pg_advisory_xact_lock(7215022)"))  # the number: this store's, any will do
@@ -315,7 +337,6 @@ class Store:
                 conn.execute(insert(info).values(key="schema_version", value=str(SCHEMA_VERSION)))
             self._bury_dead_neighbours(conn)
             conn.execute(insert(servers).values(id=self.server_id, beat=time.time(), host=HOST, pid=os.getpid()))
-        return engine
 
     @staticmethod
     def _bury_dead_neighbours(conn) -> None:
@@ -378,6 +399,16 @@ class Store:
 
     def _write_loop(self) -> None:
         last_beat = last_prune = -1e9
+        while self._unset:  # the database server was down at start: set it up as soon as it answers
+            try:
+                self._set_up(self.engine)
+                self._unset, self.problem = False, None
+            except (SQLAlchemyError, StoreError) as err:
+                self.problem = explain(err, f"({self.where}) could not be reached: it") + (
+                    " Trying again every few seconds; runs started meanwhile are kept in this server's memory only."
+                )
+                self.renew_connections()
+                time.sleep(2.0)
         while True:
             if time.monotonic() - last_prune > 86400:  # at start, then daily: forget browsers unseen for 30 days
                 self.prune_owners()

@@ -451,3 +451,19 @@ def test_an_outage_never_marks_a_live_server_dead(postgres, monkeypatch, schedul
     finally:
         job.stop()
         job.wait(30)
+
+
+def test_a_server_started_while_the_database_is_down_uses_it_once_it_is_back(postgres):
+    """Issue 23: a server whose first open of the store came while the database was down stayed on memory after
+    the database was back; only a restart fixed it."""
+    db = postgres.url()
+    postgres.stop()
+    try:
+        store = Store(db)
+        assert store.durable and "could not be reached" in store.problem and "Trying again" in store.problem
+        assert store.runs(ALICE) is None
+    finally:
+        postgres.start()
+    wait_until(lambda: store.problem is None, timeout=30, what="the store to be set up once the database is back")
+    run_id = store.new_run(ALICE, "after the outage", "train", SHORT)
+    assert [r.id for r in store.runs(ALICE)] == [run_id]
