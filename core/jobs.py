@@ -43,14 +43,27 @@ def default_max_running() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+def threads_setting() -> tuple[int | None, str | None]:
+    """DASHBOARD_TRAIN_THREADS: (its count, None), (None, None) when unset, or (None, why it is refused)."""
+    configured = os.environ.get("DASHBOARD_TRAIN_THREADS", "").strip()
+    if not configured:
+        return None, None
+    cores = os.cpu_count() or 1
+    if configured.isdecimal() and 0 < int(configured) <= cores:
+        return int(configured), None
+    return None, (
+        f"DASHBOARD_TRAIN_THREADS={configured!r} is refused: it must be a whole number from 1 to {cores} (this "
+        "machine's cores). The trainers use the default instead."
+    )
+
+
 def default_threads(max_running: int) -> int:
-    """PyTorch threads per training: the cores left once one is kept for the server (its pages, their redraws),
-    shared among the trainings; overridable by DASHBOARD_TRAIN_THREADS. On 2 cores that is 1: two threads
-    whose core is also drawing pages wait on each other at every op, and an epoch took 4x as long."""
-    configured = os.environ.get("DASHBOARD_TRAIN_THREADS", "")
-    if configured.isdecimal() and int(configured) > 0:
-        return int(configured)
-    return max(1, ((os.cpu_count() or 2) - 1) // max_running)
+    """PyTorch threads per training when several share the machine: the cores left once one is kept for the
+    server (its pages, their redraws), shared among the trainings; DASHBOARD_TRAIN_THREADS fixes it. On 2 cores
+    that is 1: two threads whose core is also drawing pages for a class wait on each other at every op. A run
+    alone with nothing waiting takes every core instead (`Scheduler._share_cores`)."""
+    fixed, _ = threads_setting()
+    return fixed or max(1, ((os.cpu_count() or 2) - 1) // max_running)
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,8 @@ class Job:
         self.kind = trainers.kind(config)  # "cpu" or "gpu": the trainer it needs, and the queue it waits in
         self.node: str | None = None  # the Ray node its trainer runs on, once it runs
         self._trainer = None  # the trainer's actor handle, while it trains
+        self.threads = 0  # a CPU job's PyTorch threads, set by the scheduler when it starts and as the load changes
+        self.alone = False  # whether it trains alone, with every core
         self._number = 0  # its number on that trainer
         self._thread = threading.Thread(target=self._work, name=f"train-{self.id}", daemon=True)
 
@@ -180,10 +195,12 @@ class Job:
             trainer = self.scheduler._take_trainer(self.kind)
             self._number = next(_numbers)
             data = None if self._data is None else self._data.to("cpu")
+            threads = self.threads if self.kind == "cpu" else 0
             stream = trainer.work.options(num_returns="streaming").remote(
-                self._number, self.task, self.config, data, self.options
+                self._number, self.task, self.config, data, self.options, threads
             )
             self._trainer = trainer
+            self.scheduler._share_cores()  # it may have been given its threads while another job still held them
             if self.cancel.is_set():  # stopped while the trainer was being handed the job
                 trainer.cancel.remote(self._number)
             self._follow(stream)
@@ -263,10 +280,11 @@ class Scheduler:
         trainers.start_ray()  # Ray comes up in the background: the first page need not wait for it
         fixed = max_running or not self.cluster or "DASHBOARD_MAX_TRAININGS" in os.environ
         self._fixed = (max_running or default_max_running()) if fixed else 0  # 0: the cluster's CPUs say
-        configured = os.environ.get("DASHBOARD_TRAIN_THREADS", "")
+        configured, self.setting_problem = threads_setting()  # the problem: shown on Home, never raised
         # each trainer's PyTorch threads, and the CPUs it asks Ray for; a cluster's trainers take one unless told
-        own = int(configured) if configured.isdecimal() and int(configured) > 0 else 1
-        self.threads = default_threads(self._fixed) if not self.cluster else own
+        self.threads = default_threads(self._fixed) if not self.cluster else configured or 1
+        # a lone run takes every core, on this machine's own Ray, unless DASHBOARD_TRAIN_THREADS fixes the count
+        self.adapt = not self.cluster and not configured
         self._cond = threading.Condition()
         self._queue: deque[Job] = deque()
         self._started: Counter = Counter()  # owner -> jobs started: whose turn is next (`in_turn`)
@@ -334,8 +352,26 @@ class Scheduler:
         job = Job(config, self, data, label, task, options, **record)
         with self._cond:
             self._queue.append(job)
+        self._share_cores()  # a lone run gives back the cores it had alone
         job._thread.start()
         return job
+
+    def _share_cores(self) -> None:
+        """Each running CPU job's threads: every core for a job that trains alone with nothing waiting (a teacher's
+        laptop: the second core no longer idles), else the shared split (`self.threads`), which keeps a core for
+        the server's pages. Told to a trainer that trains already; it applies it between two steps."""
+        with self._cond:
+            queued, running = self._of("cpu")
+            alone = self.adapt and len(running) == 1 and not queued
+            wanted = max(self.threads, os.cpu_count() or 1) if alone else self.threads
+            changed = [j for j in running if (j.threads, j.alone) != (wanted, alone)]
+            for job in changed:
+                job.threads, job.alone = wanted, alone
+        for job in changed:
+            trainer = job._trainer
+            if trainer is not None:
+                with contextlib.suppress(ray.exceptions.RayError):
+                    trainer.set_threads.remote(wanted)
 
     def _of(self, kind: str) -> tuple[list[Job], list[Job]]:
         """(queued, running) jobs of one kind, under the lock; queued in the order they will start (`in_turn`)."""
@@ -388,7 +424,8 @@ class Scheduler:
                 return False
             self._running.add(job)
             self._started[job.owner] += 1  # its browser's turns so far
-            return True
+        self._share_cores()
+        return True
 
     def _wake(self) -> None:
         with self._cond:
@@ -407,6 +444,7 @@ class Scheduler:
                 self._idle[job.kind].append(trainer)
                 self._idle_since[trainer] = time.monotonic()
             self._cond.notify_all()
+        self._share_cores()
 
     def _give_back_idle(self) -> None:
         """On a cluster, end the trainers idle for IDLE_SECONDS: while one is up it holds a CPU that another

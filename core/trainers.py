@@ -160,6 +160,20 @@ def _sweep(config: RunConfig, data: datasets.Data | None, options: dict, cancel:
     yield "event", Finished(status, message, steps, time.perf_counter() - began)
 
 
+def _with_threads(messages: Iterator[tuple], trainer: Trainer) -> Iterator[tuple]:
+    """The messages of a job, its PyTorch threads set to the trainer's wish before it starts and between two
+    messages: torch.set_num_threads counts for the thread that calls it, so the training thread calls it itself."""
+    while True:
+        if trainer._threads and trainer._threads != torch.get_num_threads():
+            torch.set_num_threads(trainer._threads)
+        trainer._applied = torch.get_num_threads()
+        try:
+            message = next(messages)
+        except StopIteration:
+            return
+        yield message
+
+
 @ray.remote(max_concurrency=2)  # one thread trains, the other takes a cancel at any moment
 class Trainer:
     """One trainer: PyTorch imported once, `preload`'s datasets kept, one job at a time."""
@@ -169,6 +183,8 @@ class Trainer:
             torch.set_num_threads(threads)
         self._cancel, self._lock = threading.Event(), threading.Lock()
         self._current, self._cancelled = 0, set()  # the job training now; every job cancelled
+        self._threads = threads  # the threads the job should train with: applied by its own thread (`_with_threads`)
+        self._applied = torch.get_num_threads()
         for key in preload:  # the first run of the default dataset then starts at once
             with contextlib.suppress(Exception):  # a missing dataset is reported by the run that asks for it
                 datasets.load(key, resolve_device("auto"))
@@ -177,24 +193,34 @@ class Trainer:
         """The node this trainer lives on, and its process id (and, once it answers, that it is up)."""
         return ray.get_runtime_context().get_node_id(), os.getpid()
 
-    def work(self, number: int, task: str, config: RunConfig, data, options: dict) -> Iterator[tuple]:
-        """Do job `number` ("train" or "find_lr"), streaming its messages as (kind, payload)."""
+    def work(self, number: int, task: str, config: RunConfig, data, options: dict, threads: int = 0) -> Iterator:
+        """Do job `number` ("train" or "find_lr") with `threads` PyTorch threads (0: as they are), streaming its
+        messages as (kind, payload)."""
         with self._lock:
             self._current = number
             self._cancel.clear()
             if number in self._cancelled:
                 self._cancel.set()
+            self._threads = threads
         yield "node", ray.get_runtime_context().get_node_id()
         try:
             if task == "find_lr":
-                yield from _sweep(config, data, options, self._cancel)
+                yield from _with_threads(_sweep(config, data, options, self._cancel), self)
             else:
-                yield from _train(config, data, self._cancel)
+                yield from _with_threads(_train(config, data, self._cancel), self)
         except ConfigError as err:
             yield "config", str(err)
         except Exception as err:  # the job's own failure: the trainer lives on for the next one
             traceback.print_exc()
             yield "error", f"{type(err).__name__}: {err}"
+
+    def threads(self) -> int:
+        """The threads the job trains with now (as its thread last applied them)."""
+        return self._applied
+
+    def set_threads(self, threads: int) -> None:
+        """The job's share of the cores changed (another run started, or it is alone now): from its next step."""
+        self._threads = threads
 
     def cancel(self, number: int) -> None:
         with self._lock:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import datasets
 from core.store import OWNER_DAYS, max_runs
-from ui.server import book, device_caption, owner, store_notice
+from ui.server import book, device_caption, owner, scheduler, store_notice
 
 st.title("Deep learning, live")
 st.markdown(
@@ -32,6 +32,8 @@ Every model comes twice: **from scratch** (tensors, our own softmax, cross-entro
 )
 st.subheader("This machine")
 st.write(f"Training runs on: **{device_caption()}**")
+if scheduler().setting_problem:
+    st.warning(scheduler().setting_problem)
 st.subheader("Your runs")
 store_notice()
 store, mine = book().store, book().runs(owner(), "train")  # the runs Compare lists; the lr sweeps apart

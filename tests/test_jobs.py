@@ -7,9 +7,11 @@ a run is "running" for as long as a test needs and stops between two steps the m
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
+import ray
 import torch
 
 from core import datasets
@@ -283,3 +285,38 @@ def test_a_killed_trainer_on_one_machine_is_not_called_a_lost_machine(monkeypatc
     died = RuntimeError("The actor died because its node has died. Node Id: 3f2a... The worker process was killed")
     message = trainers.why_lost(died, None)
     assert trainers.MACHINE_LOST not in message and "ended unexpectedly (out of memory, or killed)" in message
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: nothing to share")
+def test_a_run_alone_trains_on_every_core_and_shares_them_once_another_waits(scheduler):
+    """Issue 24: on a 2-core machine a lone run trained on one thread while the second core idled (the ResNet
+    page's default run took 79-85 s). Alone, it takes every core; when another run waits, it gives them back."""
+    if not scheduler.adapt:
+        pytest.skip("DASHBOARD_TRAIN_THREADS fixes the thread count")
+    cores = os.cpu_count()
+    first = scheduler.submit(LONG, label="alone")
+    wait_training(first)
+    assert (first.threads, first.alone) == (cores, True)
+    assert first.started.device_name == f"CPU ({cores} threads)", "the trainer trains with them"
+    wait_until(lambda: ray.get(first._trainer.threads.remote()) == cores, what="the lone run's threads")
+    second = scheduler.submit(LONG, label="waits")
+    assert (first.threads, first.alone) == (scheduler.threads, False)
+    wait_until(lambda: ray.get(first._trainer.threads.remote()) == scheduler.threads, what="the cores given back")
+    first.stop()
+    wait_training(second)
+    assert (second.threads, second.alone) == (cores, True), "alone again: every core"
+    assert second.started.device_name == f"CPU ({cores} threads)"
+
+
+def test_a_thread_count_that_makes_no_sense_is_refused_in_a_sentence(monkeypatch):
+    from core.jobs import default_threads, threads_setting
+
+    for bad in ("abc", "0", "-2", "1.5", str((os.cpu_count() or 1) + 1)):
+        monkeypatch.setenv("DASHBOARD_TRAIN_THREADS", bad)
+        count, why = threads_setting()
+        assert count is None and why.startswith(f"DASHBOARD_TRAIN_THREADS={bad!r} is refused"), why
+        assert default_threads(1) == max(1, (os.cpu_count() or 2) - 1), "the default instead"
+    monkeypatch.setenv("DASHBOARD_TRAIN_THREADS", "1")
+    assert threads_setting() == (1, None)
+    sched = Scheduler(max_running=1)
+    assert sched.threads == 1 and not sched.adapt and sched.setting_problem is None

@@ -173,9 +173,19 @@ def status_line(run) -> None:
             text += f" - about {p.seconds_left:.0f} s left"
         st.progress(min(p.step / p.total_steps, 1.0), text=text)
     if run.started:
-        st.caption(f"Training on {run.started.device_name}, {run.started.num_params:,} parameters.")
+        st.caption(f"Training on {where_trained(run)}, {run.started.num_params:,} parameters.")
     if run.outcome:
         SHOW.get(run.outcome.status, st.error)(run.outcome.message)
+
+
+def where_trained(run) -> str:
+    """The device line: a live CPU run's threads as they are now (a lone run takes every core, and gives them back
+    when another run waits), else the device it started on."""
+    threads = getattr(run, "threads", 0) if run.state == "running" and run.started.device == "cpu" else 0
+    if not threads:
+        return run.started.device_name
+    why = ": training alone" if run.alone else ", sharing the cores with the other runs"
+    return f"CPU ({threads} thread{'s' * (threads != 1)}{why})"
 
 
 def history_frame(run) -> pd.DataFrame:
