@@ -6,7 +6,11 @@ Nothing in `core` imports streamlit: the pages lay out widgets and draw, `core` 
 it: `core.jobs` queues runs (and `core.lr_finder`'s sweeps) for the app and `core.trainers` trains them on Ray,
 `core.checkpoint` saves and loads trained models, `core.export` writes a run as a plain script,
 `core.baselines` builds the baseline ladder, `core.foundations` and `core.tables` compute the Learn
-pages, and `core.photos` with `core.models.pretrained` answer "cat, dog or neither?". Comments saying
+pages, and `core.photos` with `core.models.pretrained` answer "cat, dog or neither?". Runs last in
+`core.store` (SQLAlchemy: SQLite or PostgreSQL), which `core.runs` puts together with the live jobs
+for the pages, and `core.run_files` writes as CSV and TensorBoard files; `core.transfer` (frozen
+EfficientNet-Lite0 features), `core.album` (a browser's photos by class) and `core.heatmaps` (captum's
+Grad-CAM and saliency) serve Teach your own. Comments saying
 "seed 000" ... "seed 004" point at the source tutorials in ../shared/seeds/ (000: a student's book,
 whose exam-score data and cat/dog goal we reproduce; 004: the blog post "MNIST from scratch" and its
 ladder).

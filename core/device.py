@@ -7,6 +7,9 @@ this machine lacks is a configuration error with a message, never a crash inside
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+from pathlib import Path
 
 import torch
 
@@ -51,9 +54,37 @@ def describe(device: torch.device | str, threads: int = 0) -> str:
     return f"CPU ({threads} thread{'s' * (threads != 1)})"
 
 
+def cpu_bf16() -> bool:
+    """Whether convolutional models train on the CPU in bfloat16: DASHBOARD_CPU_BF16=1 or 0 says; by default, where
+    the CPU has the instructions (AVX-512 BF16, AMX). Measured by bench/bench_precision.py on a 2-core machine with
+    AVX-512 BF16: the ResNet page's default run 1.4-2.0x faster, its final accuracy the same (88.77% both)."""
+    setting = os.environ.get("DASHBOARD_CPU_BF16", "").strip()
+    if setting in ("0", "1"):
+        return setting == "1"
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no way to ask here, so float32
+        return frozenset()
+    return frozenset(
+        next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    )
+
+
+def precision(device: torch.device | str, enabled: bool = True) -> str:
+    """The precision a run's steps use on `device` ("bfloat16" or "float32"), as `autocast` gives it."""
+    kind = torch.device(device).type
+    return "bfloat16" if enabled and (kind == "cuda" or (kind == "cpu" and cpu_bf16())) else "float32"
+
+
 def autocast(device: torch.device | str, enabled: bool = True):
-    """bfloat16 mixed precision on a CUDA GPU (its tensor cores, half the memory traffic), and nothing elsewhere:
-    on the CPU and MPS every number stays float32, so runs there stay exact and reproducible."""
-    if not (enabled and torch.device(device).type == "cuda"):
+    """bfloat16 mixed precision on a CUDA GPU (its tensor cores, half the memory traffic) and on a CPU with bfloat16
+    instructions (`cpu_bf16`), and nothing elsewhere: MPS, and a CPU without them or with DASHBOARD_CPU_BF16=0,
+    keep every number in float32, exact and as the tests compare them."""
+    if precision(device, enabled) == "float32":
         return contextlib.nullcontext()  # not even a disabled autocast: it costs microseconds a step
-    return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)

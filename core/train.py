@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from core import datasets
-from core.device import DEVICES, autocast, describe, resolve_device
+from core.device import DEVICES, autocast, describe, precision, resolve_device
 from core.evaluate import loss_and_accuracy
 from core.models import IMPLEMENTATIONS, MODELS, build_model, has_batch_norm, init_normal
 from core.ops import ACTIVATIONS, LOSSES, loss_fn
@@ -362,12 +362,14 @@ def fit(run: Run, cancel: threading.Event | None = None) -> Iterator[Event]:
     X_eval, y_eval = data.X_val, data.y_val
     if cfg.eval_examples:
         X_eval, y_eval = X_eval[: cfg.eval_examples], y_eval[: cfg.eval_examples]
-    # convolutional models: bfloat16 autocast on CUDA (core.device.autocast); linear ones keep d2l's float32 numbers
+    # convolutional models: bfloat16 autocast on CUDA and bfloat16 CPUs (core.device.autocast); linear ones keep
+    # d2l's float32 numbers
     mixed = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    in_bf16 = " in bfloat16" if precision(run.device, mixed) == "bfloat16" and run.device.type == "cpu" else ""
 
     num_params = sum(p.numel() for p in model.parameters())
     track = num_params <= TRACK_PARAMS
-    yield Started(str(run.device), describe(run.device), num_params, steps_per_epoch, total_steps)
+    yield Started(str(run.device), describe(run.device) + in_bf16, num_params, steps_per_epoch, total_steps)
 
     step, seen, train_seconds = 0, 0, 0.0
     started = last_report = time.perf_counter()

@@ -37,6 +37,7 @@ WEIGHTS_EVERY_EVENT = 2_000_000  # models up to this many parameters send their 
 CPU_REQUEST = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}  # a class's runs over every machine
 GPU_REQUEST = {"num_cpus": 1, "num_gpus": 1}
 MACHINE_LOST = "the trainer's machine was lost"
+NICE = 10  # the trainers' priority below the server's: training takes the cores the pages leave
 NODE_VERDICT_SECONDS = 40.0  # how long a dead trainer's cluster may take to say whether its machine is gone
 _lock = threading.Lock()
 _state: dict = {}  # "ready": set once Ray is up (or failed to start), "failed": the error, if it did
@@ -160,12 +161,23 @@ def _sweep(config: RunConfig, data: datasets.Data | None, options: dict, cancel:
     yield "event", Finished(status, message, steps, time.perf_counter() - began)
 
 
+def _yield_to_the_server() -> None:
+    """Lower every thread of this trainer to NICE: a lone run takes every core, and a page the server draws, a
+    click it answers, still gets a core at once. Linux keeps a nice value per thread, so each is set."""
+    tasks = Path("/proc/self/task")
+    for tid in [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, max(NICE, os.getpriority(os.PRIO_PROCESS, tid)))
+
+
 def _with_threads(messages: Iterator[tuple], trainer: Trainer) -> Iterator[tuple]:
     """The messages of a job, its PyTorch threads set to the trainer's wish before it starts and between two
     messages: torch.set_num_threads counts for the thread that calls it, so the training thread calls it itself."""
+    _yield_to_the_server()  # the thread that trains may be newer than the trainer
     while True:
         if trainer._threads and trainer._threads != torch.get_num_threads():
             torch.set_num_threads(trainer._threads)
+            _yield_to_the_server()  # its new threads too
         trainer._applied = torch.get_num_threads()
         try:
             message = next(messages)
@@ -181,6 +193,7 @@ class Trainer:
     def __init__(self, preload: tuple[str, ...] = (), threads: int = 0):
         if threads:
             torch.set_num_threads(threads)
+        _yield_to_the_server()
         self._cancel, self._lock = threading.Event(), threading.Lock()
         self._current, self._cancelled = 0, set()  # the job training now; every job cancelled
         self._threads = threads  # the threads the job should train with: applied by its own thread (`_with_threads`)

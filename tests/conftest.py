@@ -23,6 +23,10 @@ if "DASHBOARD_DB" not in os.environ:
     atexit.register(shutil.rmtree, _store, ignore_errors=True)
 
 
+# float32 on the CPU, so the tests compare exact numbers; the bfloat16 path has a test of its own (test_train.py)
+os.environ.setdefault("DASHBOARD_CPU_BF16", "0")
+
+
 # the ops and models (each from scratch beside its concise twin), the one training loop, and the lessons'
 # computations: no server, trainer or browser
 FAST = {"test_ops.py", "test_models.py", "test_train.py", "test_foundations.py", "test_tables.py"}

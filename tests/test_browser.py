@@ -71,7 +71,9 @@ def test_the_curve_grows_while_training_and_stop_freezes_it(server, browser):
     assert later > first
     expect(page.get_by_text(re.compile(r"Epoch \d+ of 50"))).to_be_visible()
     page.screenshot(path=ARTIFACTS / "softmax-training.png")
-    curves = page.locator('[class*="st-key-curves-"] .js-plotly-plot').first.bounding_box()
+    plot = page.locator('[class*="st-key-curves-"] .js-plotly-plot').first
+    plot.wait_for(state="visible")  # a redraw may have it detached for a moment
+    curves = plot.bounding_box() or (plot.wait_for(state="visible"), plot.bounding_box())[1]
     assert curves["y"] + 0.8 * curves["height"] <= 720, f"the curve is below the fold while it trains: {curves}"
     expect(page.get_by_text("About this page (folded while the run trains")).to_be_visible()
 

@@ -15,6 +15,7 @@ from core.evaluate import loss_and_accuracy
 from core.models import bare
 from core.optim import SGD, OneCycle
 from core.train import (
+    RECIPE,
     ConfigError,
     Finished,
     Progress,
@@ -486,14 +487,32 @@ def test_the_twins_train_alike_with_the_recipe(small):
     assert scratch.last_eval.val_acc > 0.7
 
 
-def test_mixed_precision_is_for_cuda_only_so_the_cpu_stays_exact(tiny):
-    """bfloat16 autocast speeds up a GPU; on the CPU the loop must compute in float32, as its tests assume."""
+def test_the_cpu_stays_float32_unless_bfloat16_is_on(tiny, small, monkeypatch):
+    """bfloat16 autocast speeds up a GPU, and a CPU with bfloat16 instructions (issue 24); with DASHBOARD_CPU_BF16=0
+    (the tests' setting, tests/conftest.py) the CPU computes in float32, exactly as the tests compare."""
     from core.device import autocast
 
+    monkeypatch.setenv("DASHBOARD_CPU_BF16", "0")
     run = start(RunConfig(model="resnet", resnet_width=4, resnet_stages=1), tiny)
     with autocast("cpu"):
         assert run.model(tiny.X_val[:4]).dtype == torch.float32
     assert not torch.is_autocast_enabled("cpu")
+    assert "bfloat16" not in next(fit(start(run.config, tiny))).device_name
+
+    monkeypatch.setenv("DASHBOARD_CPU_BF16", "1")  # on: the steps in bfloat16, and the run says so
+    with autocast("cpu"):
+        assert run.model(tiny.X_val[:4]).dtype == torch.bfloat16
+    config = RunConfig(model="resnet", resnet_width=8, resnet_stages=2, epochs=3, batch_size=64, lr=0.2, **RECIPE)
+    bf16 = start(config, small)
+    events = list(fit(bf16))
+    assert events[0].device_name.endswith(" in bfloat16") and events[-1].status == "completed", events[-1]
+    monkeypatch.setenv("DASHBOARD_CPU_BF16", "0")
+    fp32 = start(config, small)
+    list(fit(fp32))
+    assert bf16.last_eval.val_acc == pytest.approx(fp32.last_eval.val_acc, abs=0.06), "the same lesson, faster"
+    assert bf16.history[-1].train_loss != fp32.history[-1].train_loss, "and in another precision, really"
+    linear = next(fit(start(RunConfig(model="softmax", epochs=1), tiny)))
+    assert "bfloat16" not in linear.device_name, "models without convolutions keep d2l's float32 numbers"
 
 
 def test_resnet18_runs_through_the_same_loop(tiny):

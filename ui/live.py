@@ -185,7 +185,8 @@ def where_trained(run) -> str:
     if not threads:
         return run.started.device_name
     why = ": training alone" if run.alone else ", sharing the cores with the other runs"
-    return f"CPU ({threads} thread{'s' * (threads != 1)}{why})"
+    in_bf16 = " in bfloat16" if run.started.device_name.endswith(" in bfloat16") else ""
+    return f"CPU ({threads} thread{'s' * (threads != 1)}{why}){in_bf16}"
 
 
 def history_frame(run) -> pd.DataFrame:
