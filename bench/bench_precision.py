@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from report import report  # noqa: E402
 
 from core import datasets  # noqa: E402
 from core.train import RECIPE, RunConfig, fit, start  # noqa: E402
@@ -107,12 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
     result["bf16_becomes_default"] = best >= TARGETS["bf16_speedup_at_least"] and (
         not args.accuracy or abs(result["epoch_bf16_minus_fp32"]) <= TARGETS["bf16_accuracy_within"]
     )
-    result["targets"] = TARGETS
-    result["torch"], result["python"] = torch.__version__, platform.python_version()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
-    return result
+    return report(result, TARGETS, args.out)
 
 
 if __name__ == "__main__":

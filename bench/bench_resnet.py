@@ -17,9 +17,7 @@ bench/results/resnet.json. Run from the repository root: `python bench/bench_res
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("DASHBOARD_DB", f"sqlite:///{ROOT / 'bench' / 'results' / 'resnet.store.db'}")
 
 import torch  # noqa: E402
+from report import report  # noqa: E402
 
 from core import baselines, datasets  # noqa: E402
 from core.device import describe, resolve_device  # noqa: E402
@@ -174,12 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.compile:
         result["compile"] = compile_timing(config, threads)
         print(f"torch.compile: {result['compile']}")
-    result["targets"] = TARGETS
-    result["torch"], result["python"] = torch.__version__, platform.python_version()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
-    return result
+    return report(result, TARGETS, args.out)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,14 @@ from core import trainers
 from core.jobs import Scheduler
 
 
+def stop_all(jobs: list, scheduler: Scheduler) -> None:
+    for job in jobs:
+        job.stop()
+    for job in jobs:
+        job.wait(30)
+    scheduler.close()
+
+
 @pytest.fixture
 def cluster(monkeypatch):
     """Two nodes; this process's Ray joined to them (and, afterwards, back to none: the next test starts its own)."""
@@ -80,11 +88,7 @@ def test_runs_spread_over_two_machines_cuda_goes_to_the_gpu_one_and_a_lost_machi
             assert job.wait(120), f"{job.label} never ran"
             assert job.outcome.status == "completed" and job.node == head, (job.error, job.node)
     finally:
-        for job in jobs:
-            job.stop()
-        for job in jobs:
-            job.wait(30)
-        scheduler.close()
+        stop_all(jobs, scheduler)
 
 
 @pytest.fixture
@@ -139,11 +143,7 @@ def test_a_cluster_of_the_ray_cli_with_a_token_trains_and_a_lost_machine_fails_o
         steps = len(survivor.history)
         wait_until(lambda: len(survivor.history) > steps, timeout=60, what="the run on the head to go on")
     finally:
-        for job in jobs:
-            job.stop()
-        for job in jobs:
-            job.wait(30)
-        scheduler.close()
+        stop_all(jobs, scheduler)
 
 
 def test_a_second_server_on_the_cluster_trains_once_the_first_ones_idle_trainers_give_back_their_cpus(
