@@ -9,9 +9,12 @@ on the database: `record` puts an item on a queue (microseconds) and a writer th
 queue in one transaction every `FLUSH_SECONDS`; a failed write keeps its batch to retry and sets
 `problem`, so a run in memory is never lost with it. Each server beats a heartbeat into `servers`; a
 run left unfinished by a server whose heartbeat stopped (SIGKILL, a power cut) is marked
-"interrupted" with its curve and last weights. A store that cannot be opened (corrupt, locked, a
-full disk, a newer schema) leaves the file alone and falls back to an in-memory database, with a
-`problem` that says why and that runs will not last.
+"interrupted" with its curve and last weights; a server just back from an outage judges no one until
+the others had as long to beat again. A store that cannot be opened (corrupt, locked, a full disk, a
+newer schema) leaves the file alone and falls back to an in-memory database, with a `problem` that
+says why and that runs will not last; a database server that does not answer yet is tried again until
+it does. SQLite keeps a rollback journal, not WAL: WAL's memory-mapped index turns a file that can no
+longer be written into a SIGBUS that ends the server.
 """
 
 from __future__ import annotations
