@@ -327,12 +327,11 @@ IMMUTABLE = """
 import subprocess, sys, threading, time
 from pathlib import Path
 from core.runs import RunBook
-from core.jobs import Scheduler
 from core.store import Store
 from core.train import RunConfig
 folder = Path(sys.argv[1])
 store = Store(f"sqlite:///{folder}/runs.db", flush_seconds=0.05)
-book = RunBook(Scheduler(max_running=1), store)
+book = RunBook(None, store)  # no trainers: listing runs never needs them (and no Ray starts in this process)
 run_id = store.new_run("a" * 32, "kept", "train", RunConfig(model="softmax"))
 assert [r.label for r in book.runs("a" * 32)] == ["kept"]
 files = [str(p) for p in folder.iterdir()]
