@@ -204,17 +204,19 @@ class Album:
 
     def _insert(self, label: int, names, jpegs, feats: torch.Tensor, smalls) -> list[int]:
         """Write one batch of photos; their new ids (or made-up negative ones, kept in memory, if the store failed)."""
-        rows = [
-            dict(owner=self.owner, label=label, name=name[:255], jpeg=jpeg, features=f.numpy().tobytes(),
-                 small=s.numpy().tobytes(), created=time.time())
-            for name, jpeg, f, s in zip(names, jpegs, feats, smalls)
-        ]  # fmt: skip
+        rows = [self._row(label, name, jpeg, f, s) for name, jpeg, f, s in zip(names, jpegs, feats, smalls)]
         ids = self._write(rows)
         if ids is None:  # the store broke under us: keep the photos in memory, with ids it can never give
             ids = [next(self._memory_ids) for _ in rows]
             self._unsaved.update({i: r["jpeg"] for i, r in zip(ids, rows)})
             self.unsaved_why = self.store.problem
         return ids
+
+    def _row(self, label: int, name: str, jpeg: bytes, feats: torch.Tensor, small: torch.Tensor) -> dict:
+        """A photo as a row of `photos`: features float32 (1280,), small uint8 (3, 64, 64), as bytes."""
+        features, small_ = feats.numpy().tobytes(), small.numpy().tobytes()
+        return dict(owner=self.owner, label=label, name=name[:255], jpeg=jpeg, features=features, small=small_,
+                    created=time.time())  # fmt: skip
 
     @property
     def unsaved(self) -> int:
@@ -227,12 +229,10 @@ class Album:
             kept = [k for k, i in enumerate(self.ids) if i in self._unsaved]
             if not kept:
                 return 0
-            feats, smalls = self.features[kept], self.small[kept]
             rows = [
-                dict(owner=self.owner, label=self.labels[k], name=self.names[k], jpeg=self._unsaved[self.ids[k]],
-                     features=f.numpy().tobytes(), small=m.numpy().tobytes(), created=time.time())
-                for k, f, m in zip(kept, feats, smalls)
-            ]  # fmt: skip
+                self._row(self.labels[k], self.names[k], self._unsaved[self.ids[k]], self.features[k], self.small[k])
+                for k in kept
+            ]
             ids = self._write(rows)
             if ids is None:  # still failing: the store says why
                 return 0
