@@ -24,6 +24,7 @@ pages = {
     "Results": [
         st.Page("pages/compare.py", title="Compare runs", url_path="compare"),
         st.Page("pages/ladder.py", title="Baseline ladder", url_path="ladder"),
+        st.Page("pages/class.py", title="Class", url_path="class"),
     ],
 }
 links.watch_ignored_links()  # from the first session on: Streamlit ignores a link of over 1,000 settings

@@ -138,7 +138,7 @@ class Album:
 
     @guarded(None)
     def _save_classes(self, shift_from: int | None = None) -> None:
-        with self.store._lock, self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(delete(albums).where(albums.c.owner == self.owner))
             conn.execute(insert(albums).values(owner=self.owner, classes=self.classes))
             if shift_from is not None:
@@ -249,7 +249,7 @@ class Album:
 
     @guarded(None)
     def _write(self, rows: list[dict]) -> list[int]:
-        with self.store._lock, self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             return [conn.execute(insert(photos).values(**row)).inserted_primary_key[0] for row in rows]
 
     def jpeg(self, photo_id: int) -> bytes | None:
@@ -288,7 +288,7 @@ class Album:
 
     @guarded(None)
     def _delete(self, photo_ids: list[int]) -> None:
-        with self.store._lock, self.store.engine.begin() as conn:
+        with self.store.transaction() as conn:
             conn.execute(delete(photos).where(photos.c.owner == self.owner, photos.c.id.in_(photo_ids)))
 
     # --- data for training ---------------------------------------------------------------

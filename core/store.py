@@ -19,6 +19,7 @@ longer be written into a SIGBUS that ends the server.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -355,6 +356,20 @@ class Store:
             return None
         value = conn.execute(select(info.c.value).where(info.c.key == "schema_version")).scalar()
         return int(value) if value is not None else None
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One connection in one transaction for several statements (committed at the end, rolled back on an error),
+        under the store's writer lock: the public way for the album and the classes to write to the store."""
+        with self._lock, self.engine.begin() as conn:
+            yield conn
+
+    def create_tables(self, metadata: MetaData) -> None:
+        """Make another module's tables where missing (PostgreSQL: one server at a time, as at set-up)."""
+        with self.transaction() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(7215022)"))
+            metadata.create_all(conn)
 
     # --- writes -------------------------------------------------------------------------
 

@@ -133,16 +133,17 @@ MORE_PAGES = {
     "/linear": "Linear regression",
     "/resnet": "ResNet",
     "/ladder": "Baseline ladder",
+    "/class": "Class",
 }
 NAVIGATION = ["Home", "Foundations", "Data preparation", "Linear regression", "Softmax regression", "MLP", "ResNet"]
-NAVIGATION += ["Teach your own", "Cat, dog or neither?", "Compare runs", "Baseline ladder"]
+NAVIGATION += ["Teach your own", "Cat, dog or neither?", "Compare runs", "Baseline ladder", "Class"]
 
 
 @pytest.mark.parametrize("link", list(DEEP_LINKS))
 def test_a_deep_link_is_the_first_visit_of_a_fresh_server(browser, link):
     """A fresh server starts in Streamlit's old pages/-folder mode, which runs the linked page on its own and
     lists every file of pages/ (ui/__init__.py leaves that mode at once): its first visitor, arriving by a
-    shared link, sees that page and the app's 11 navigation links."""
+    shared link, sees that page and the app's 12 navigation links."""
     from playwright.sync_api import expect
 
     proc, url = server_for_tests(f"streamlit-server-fresh{link.split('?')[0].replace('/', '-')}.log")
@@ -327,7 +328,7 @@ AUDIT = """async (rules) => {
 
 
 def test_every_page_passes_an_accessibility_audit(server, browser):
-    """axe-core's WCAG 2.0 and 2.1 A and AA rules on all 11 pages at 1280x720: no violation of our own."""
+    """axe-core's WCAG 2.0 and 2.1 A and AA rules on all 12 pages at 1280x720: no violation of our own."""
     from playwright.sync_api import expect
 
     require(AXE.exists(), f"{AXE} is missing; WANT_BROWSER=1 bash .ci/setup fetches axe-core with npm")

@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from core import datasets
 from core.runs import next_label
 from core.train import RunConfig
+from ui.classroom import challenge_note
 from ui.server import book, my_runs, owner, scheduler
 
 MAX_WAITING = 8
@@ -33,6 +34,8 @@ def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str
 
     `data`: the tensors to train on when they are not loadable by name (the user's own table). Runs on
     the user's table belong to the page that passes it, not to the other pages of the same model."""
+    if config is not None and data is None:  # a class's challenge on this model: whether these settings keep to it
+        challenge_note(config, models)
     runs = page_runs(models, user_table=data is not None)
     run = runs[-1] if runs else None
     active = run is not None and run.state != "done"
