@@ -250,7 +250,9 @@ class Classroom:
             raise ClassError("This browser teaches a class already: end it first.")
         key = "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(4)) for _ in range(3))  # 59 bits
         with self.store.transaction() as conn:
-            conn.execute(delete(classes).where(classes.c.ends < now - KEEP_DAYS * 86400))  # old boards go
+            conn.execute(delete(classes).where(classes.c.ends < now - KEEP_DAYS * 86400))  # old boards go, and
+            for table in (members, board_runs):  # what was left of them
+                conn.execute(delete(table).where(table.c.code.not_in(select(classes.c.code))))
             for _ in range(20):  # 31^6 ~ 9e8 codes: a clash is rare, and tried again
                 code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
                 if conn.execute(select(classes.c.code).where(classes.c.code == code)).first() is None:

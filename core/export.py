@@ -342,6 +342,13 @@ with torch.no_grad():  # every weight and bias drawn again, from N(0, $std^2)
 """
 
 
+INIT_ZERO = """
+with torch.no_grad():  # every weight and bias starts at 0
+    for param in net.parameters():
+        param.zero_()
+"""
+
+
 CHANNELS_LAST = "net = net.to(memory_format=torch.channels_last)  # convolutions run faster on (n, H, W, C) in memory"
 
 
@@ -354,6 +361,9 @@ def _model(config: RunConfig) -> tuple[str, str]:
         std = f"{config.init_std:g}"
         text += f" Every weight and bias is then drawn again from a normal distribution with mean 0 and std {std}."
         code += "\n" + _fill(INIT_NORMAL, std=repr(float(config.init_std)))
+    if config.zero_init:
+        text += " Every weight and bias then starts at 0."
+        code += "\n" + INIT_ZERO.strip("\n") + "\n"
     if config.model in ("resnet", "resnet18"):
         code += "\n" + CHANNELS_LAST
     return text, code
@@ -622,6 +632,8 @@ def _recipe(config: RunConfig):
     """What the run adds to d2l's plain recipe, as ', ...' parts of the summary."""
     if config.init_std:
         yield f", weights from N(0, {config.init_std:g}^2)"
+    if config.zero_init:
+        yield ", every weight starting at 0"
     if config.weight_decay:
         yield f", weight decay {config.weight_decay:g}"
     if config.lr_schedule != "constant":

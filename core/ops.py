@@ -23,6 +23,20 @@ def softmax(O: Tensor) -> Tensor:
     return O_exp / O_exp.sum(dim=1, keepdim=True)
 
 
+def softmax_by_definition(O: Tensor) -> Tensor:
+    """exp(O) / sum(exp(O)) exactly as the definition reads (d2l 3.6, exercise 1): in float32, exp(89) is already
+    inf, so a row with a logit above about 88.7 turns into inf / inf = nan. `softmax` is the fix."""
+    O_exp = torch.exp(O)
+    return O_exp / O_exp.sum(dim=1, keepdim=True)
+
+
+def cross_entropy_by_definition(y_hat: Tensor, y: Tensor) -> Tensor:
+    """Mean of -log(y_hat[i, y_i]) for probabilities y_hat (n, q), as the definition reads (d2l 3.6, exercise 2): a
+    true class whose probability underflowed to 0 gives -log(0) = inf. `cross_entropy` works from the logits
+    with `log_softmax`, which never takes a log of 0."""
+    return -torch.log(y_hat[torch.arange(len(y), device=y.device), y]).mean()
+
+
 def log_softmax(O: Tensor) -> Tensor:
     """log(softmax(O)) without ever taking log(0): o - max - log(sum(exp(o - max)))."""
     O = O - O.max(dim=1, keepdim=True).values

@@ -29,7 +29,7 @@ from torch import nn
 from core import datasets
 from core.device import DEVICES, autocast, describe, precision, resolve_device
 from core.evaluate import loss_and_accuracy
-from core.models import IMPLEMENTATIONS, MODELS, build_model, has_batch_norm, init_normal
+from core.models import IMPLEMENTATIONS, MODELS, build_model, has_batch_norm, init_normal, init_zero
 from core.ops import ACTIVATIONS, LOSSES, loss_fn
 from core.optim import OPTIMIZERS, SCHEDULES, current_lr, make_optimizer, make_schedule
 
@@ -69,6 +69,8 @@ class RunConfig:
     activation: str = "relu"
     # 0: each model's own init (PyTorch's); above 0: every weight and bias from N(0, init_std^2) instead
     init_std: float = 0.0
+    # True: every weight and bias starts at 0 instead (d2l 3.2's first exercise; d2l 5.4's symmetry, for an MLP)
+    zero_init: bool = False
     # small ResNet: resnet_stages stages of resnet_blocks blocks; the width doubles at each stage
     resnet_width: int = 16
     resnet_blocks: int = 1
@@ -134,6 +136,8 @@ class RunConfig:
         at_least("eval_examples", 0)
         if not isinstance(self.normalize, bool):
             raise ConfigError(f"normalize must be True or False (got {self.normalize!r})")
+        if not isinstance(self.zero_init, bool):
+            raise ConfigError(f"zero_init must be True or False (got {self.zero_init!r})")
         if not (self.noise >= 0 and math.isfinite(self.noise)):
             raise ConfigError(f"noise must be a number of at least 0 (got {self.noise!r})")
         tabular = self.dataset in datasets.TABLE_SETS
@@ -278,6 +282,8 @@ def start(config: RunConfig, data: datasets.Data | None = None) -> Run:
         model = build_model(config, data.input_shape, data.num_outputs, stats)
         if config.init_std:
             init_normal(model, config.init_std)
+        if config.zero_init:
+            init_zero(model)
     return Run(config, device, data, model.to(device))
 
 

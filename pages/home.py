@@ -3,7 +3,9 @@
 import streamlit as st
 
 from core import datasets
+from core.exercises import DERIVATION, INVENTORY, RUNNABLE
 from core.store import OWNER_DAYS, max_runs
+from ui.exercises import progress as exercise_progress
 from ui.server import book, device_caption, owner, scheduler, store_notice
 
 st.title("Deep learning, live")
@@ -51,6 +53,17 @@ st.write(
     f"everyone; it keeps each browser's newest {max_runs()} runs and forgets a browser unseen for {OWNER_DAYS} "
     "days. *Compare runs* deletes and downloads yours."
 )
+st.subheader("Exercises")
+chapters = exercise_progress().counts(owner())
+st.write(
+    "The chapters' exercises that an experiment answers sit on their pages, under **Exercises**. Answered in "
+    "this browser: " + "; ".join(f"ch. {c}: **{a} of {n}**" for c, (a, n) in sorted(chapters.items())) + "."
+)
+with st.expander("The exercises to work out on paper, or beyond this app"):
+    for e in INVENTORY:
+        if e.kind != RUNNABLE:
+            where = "on paper" if e.kind == DERIVATION else "outside this app"
+            st.markdown(f"- **{e.id}** ({e.source}, {where}): {e.question}")
 st.subheader("Datasets")
 for s in datasets.all_status():
     if s.available:

@@ -9,6 +9,7 @@ import torch
 
 from core import datasets
 from core.models.linear import grid_around, least_squares, loss_surface, plane, predict
+from ui.exercises import exercises
 from ui.links import bound, set_widget
 from ui.live import explanation, live_view, train_controls, training_now
 from ui.lr_finder import lr_finder_panel
@@ -134,6 +135,8 @@ if key == "synthetic":
         "num_examples": bound(sb.select_slider, "Examples (as many again for validation)",
                                          [100, 200, 500, 1000, 2000, 5000, 10000], 1000, key="n"),
     }  # fmt: skip
+knobs["zero_init"] = bound(sb.checkbox, "Start from w = 0, b = 0", key="zero",
+                           help="Instead of d2l's w ~ N(0, 0.01²), b = 0 (d2l 3.2, exercise 1)")  # fmt: skip
 config = make_config(model="linear", dataset=key, **common_settings(3, 0.02, image=False), **knobs)
 if config is None:
     st.stop()
@@ -163,9 +166,10 @@ if not training:  # while a run trains its curve comes first, the finder after i
     lr_finder_panel(config, data)
 if job is None:
     st.info("Choose the data and the settings in the sidebar and press **Train**.")
-    st.stop()
-live_view(job, draw_extra=draw_live)
-if training:
-    lr_finder_panel(config, data)
-if job.run is not None and job.history:
-    prediction_box(job)
+else:
+    live_view(job, draw_extra=draw_live)
+    if training:
+        lr_finder_panel(config, data)
+    if job.run is not None and job.history:
+        prediction_box(job)
+exercises("linear")

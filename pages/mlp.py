@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.exercises import exercises
 from ui.links import bound
 from ui.live import explanation
 from ui.training_page import training_page
@@ -16,7 +17,9 @@ with explanation(("mlp",)):
 sb = st.sidebar
 sb.subheader("Network")
 knobs = {
-    "num_hiddens": bound(sb.select_slider, "Hidden units", [16, 32, 64, 128, 256, 512, 1024], value=256, key="hidden"),
+    "num_hiddens": bound(
+        sb.select_slider, "Hidden units", [1, 4, 16, 32, 64, 128, 256, 512, 1024], value=256, key="hidden"
+    ),
     "num_layers": bound(sb.slider, "Hidden layers (depth)", 1, 4, 1, key="layers"),
     "activation": bound(sb.radio, "Activation", ["relu", "sigmoid", "tanh"], key="activation", horizontal=True),
     # d2l 5.4: the scale of the initial weights decides whether signals and gradients survive the layers
@@ -33,4 +36,7 @@ knobs = {
         "it in between.",
     ),
 }
-training_page("MLP", ("mlp",), knobs)
+knobs["zero_init"] = bound(sb.checkbox, "Every weight starts at 0", key="zero",
+                           help="All weights and biases equal at the start: d2l 5.4's symmetry")  # fmt: skip
+training_page("MLP", ("mlp",), knobs, subset=True)
+exercises("mlp")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.models.softmax import weight_images
+from ui.exercises import exercises
 from ui.live import explanation
 from ui.results import to_image
 from ui.training_page import training_page
@@ -28,4 +29,5 @@ def class_weights(job) -> None:
         row.image(to_image(images[j][None]), caption=name, width=150, alt=f"the weights of {name}")
 
 
-training_page("Softmax regression", ("softmax",), {}, extra_tabs={"Class weights": class_weights})
+training_page("Softmax regression", ("softmax",), {}, extra_tabs={"Class weights": class_weights}, subset=True)
+exercises("softmax")

@@ -130,6 +130,26 @@ def test_a_class_ends_by_itself_after_a_day(tmp_path):
     room.start(TEACHER)  # and the teacher may start the next one
 
 
+def test_an_ended_class_is_forgotten_after_30_days_with_its_names_and_rows(tmp_path):
+    now = [time.time()]
+    room = Classroom(Store(url(tmp_path)), clock=lambda: now[0])
+    old, _ = room.start(TEACHER)
+    room.join(ADA, old.code, "Ada")
+    finish(room.store, ADA, RunConfig(), 0.8)
+    assert len(room.board(old.code).rows) == 1
+    now[0] += 29 * 86400  # ended by itself after a day, 28 days ago
+    room.start(BOB)
+    assert room.lesson(old.code) is not None, "kept a while, for the teacher's CSV"
+    now[0] += 3 * 86400
+    room.start(EVE)  # each new class sweeps the old ones
+    assert room.lesson(old.code) is None and room.board(old.code) is None
+    with room.store.engine.connect() as conn:
+        from core.classroom import board_runs, members
+
+        assert conn.execute(board_runs.select().where(board_runs.c.code == old.code)).first() is None
+        assert conn.execute(members.select().where(members.c.code == old.code)).first() is None
+
+
 def test_a_teacher_key_lets_another_device_take_over_and_a_wrong_one_says_nothing_more(room):
     lesson, key = room.start(TEACHER)
     other = "o" * 32

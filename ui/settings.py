@@ -23,13 +23,20 @@ from ui.server import dataset_choices
 LR_OPTIONS = [round(m * 10.0**e, 6) for e in range(-4, 1) for m in (1, 2, 3, 5)] + [10.0]
 assert LR_OPTIONS[0] == MIN_LR, "the loop never advises an lr below the slider's"
 BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
+SUBSETS = [100, 200, 500, 1000, 2000, 5000, 10000, 20000, 0]  # 0: all of them
 
 
 def common_settings(
-    default_epochs: int = 10, default_lr: float = 0.1, image: bool = True, default_batch: int = 256, recipe=PLAIN
+    default_epochs: int = 10,
+    default_lr: float = 0.1,
+    image: bool = True,
+    default_batch: int = 256,
+    recipe=PLAIN,
+    subset: bool = False,
 ) -> dict:
     """Sidebar: dataset, implementation, lr, batch size, epochs, seed, device, and the training recipe (its
-    optimizer, momentum, weight decay, lr schedule, label smoothing and normalisation start at `recipe`)."""
+    optimizer, momentum, weight decay, lr schedule, label smoothing and normalisation start at `recipe`); with
+    `subset`, how many training images to use."""
     sb = st.sidebar
     settings = {}
     if image:
@@ -58,6 +65,16 @@ def common_settings(
     )
     settings["batch_size"] = bound(sb.select_slider, "Batch size", BATCH_OPTIONS, value=default_batch, key="batch")
     settings["epochs"] = bound(sb.slider, "Epochs", 1, 50, default_epochs, key="epochs")
+    if subset:  # a subset of the training images: few enough, and a model learns them by heart (d2l 3.7's exercise 2)
+        settings["train_examples"] = bound(
+            sb.select_slider,
+            "Training images",
+            SUBSETS,
+            value=0,
+            format_func=lambda n: "all" if n == 0 else f"{n:,}",
+            key="n_train",
+            help="Train on the first N training images only; the validation images stay all of them.",
+        )
     settings["seed"] = bound(sb.number_input, "Seed", 0, 2**31 - 1, 0, key="seed")
     settings["device"] = bound(sb.selectbox, "Device", available_devices(), key="device")
     settings |= recipe_settings(recipe, image)

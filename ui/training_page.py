@@ -30,9 +30,10 @@ def training_page(
     default_lr: float = 0.1,
     default_batch: int = 256,
     recipe: dict = PLAIN,
+    subset: bool = False,
 ) -> None:
     """Settings in the sidebar, Train/Stop, the latest run of these models, live, then what it gets wrong."""
-    settings = common_settings(default_epochs, default_lr, default_batch=default_batch, recipe=recipe)
+    settings = common_settings(default_epochs, default_lr, default_batch=default_batch, recipe=recipe, subset=subset)
     model = knobs.pop("model", models[0])
     config = make_config(model=model, **settings, **knobs)
     export_buttons(config)

@@ -101,6 +101,13 @@ def _network(config, input_shape: tuple[int, ...], num_outputs: int) -> nn.Modul
     raise ValueError(f"unknown model {config.model!r}; choose one of: {', '.join(MODELS)}")
 
 
+def init_zero(model: nn.Module) -> None:
+    """Set every weight and bias to 0 (d2l 3.2's first exercise; for an MLP, d2l 5.4's symmetry that never breaks)."""
+    with torch.no_grad():
+        for param in model.parameters():
+            param.zero_()
+
+
 def init_normal(model: nn.Module, std: float) -> None:
     """Redraw every weight and bias from N(0, std^2), as seed 004's `init_params` (std 1) does.
 
