@@ -118,6 +118,29 @@ def test_a_shared_link_shows_its_settings_in_the_sidebar(server, page):
     page.screenshot(path=ARTIFACTS / "mlp-shared-url.png")
 
 
+def test_an_exercise_end_to_end_set_it_up_train_and_the_answer_from_the_students_own_run(server, page):
+    """Issue 26: on the linear regression page, exercise 3.2.1 (start at w = 0): Set it up, Train, and the page
+    shows the evidence from that run and the explanation, which was hidden before."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/linear")
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled(timeout=60_000)
+    exercise = page.locator(".st-key-exercise-3-2-1")
+    exercise.get_by_text("3.2.1: Start the weights").click()
+    expect(exercise.get_by_text("The squared loss is convex")).to_have_count(0)
+    exercise.get_by_role("button", name="Set it up").click()
+    zero = page.get_by_test_id("stSidebar").get_by_role("checkbox", name="Start from w = 0, b = 0")
+    expect(zero).to_be_checked(timeout=30_000)
+    assert "zero=true" in page.url.lower()
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(exercise.get_by_text("Answered by your runs")).to_be_visible(timeout=60_000)
+    expect(exercise.get_by_text("started at w = 0, b = 0")).to_be_visible()
+    expect(exercise.get_by_text("The squared loss is convex")).to_be_visible()
+    exercise.scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "exercise-answered.png")
+    assert page.get_by_test_id("stException").count() == 0
+
+
 # the links of issue 20, each as a teacher shares it -> the page's heading; every other page reaches the same
 # switch the same way (tests/test_pages.py::test_every_page_imports_the_shared_ui_first)
 DEEP_LINKS = {

@@ -21,6 +21,8 @@ from ui.links import set_widget
 from ui.server import book, my_runs, owner
 from ui.text import md
 
+ANSWERED = ":material/check_circle:"
+
 
 @st.cache_resource(show_spinner=False)
 def progress() -> Progress:
@@ -41,25 +43,28 @@ def exercises(page: str) -> None:
     """Every exercise of `page`, after its experiments."""
     items, me = of_page(page), owner()
     done = progress().of(me)
-    st.header("Exercises", anchor="exercises")
     shown = [e for e in items if e.id not in (*sum(DEMO_IDS.values(), ()), *READ_IDS)]
+    runs = my_runs()
+    answers = {e.id: e.check(runs) for e in shown if e.check}  # first: the count below includes this run's answers
+    for e in shown:
+        answer = answers.get(e.id)
+        if answer is not None and answer.done and e.id not in done:
+            progress().mark(me, e.id, answer.evidence, answer.run_ids[-1] if answer.run_ids else None)
+            done[e.id] = answer.evidence
+    st.header("Exercises", anchor="exercises")
     st.caption(f"The chapters' own questions that this page answers: {sum(e.id in done for e in items)} of "
                f"{len(items)} answered in this browser. Home lists the rest, derivations included.")  # fmt: skip
     if page == "softmax":
         definition_demo(me, done)
         read_speed_demo(me, done)
-    runs = my_runs()
     for e in shown:
-        exercise(e, runs, me, done)
+        exercise(e, answers.get(e.id), done)
 
 
-def exercise(e: Exercise, runs: list, me: str, done: dict) -> None:
-    answer = e.check(runs) if e.check else None
-    if answer is not None and answer.done and e.id not in done:
-        progress().mark(me, e.id, answer.evidence, answer.run_ids[-1] if answer.run_ids else None)
-        done[e.id] = answer.evidence
-    mark = "✅ " if e.id in done else ""
-    with st.expander(f"{mark}{e.id}: {e.question}"):
+def exercise(e: Exercise, answer, done: dict) -> None:
+    # a stable key: the expander stays open when its tick appears (a new label alone would make a new one)
+    key, icon = f"exercise-{e.id.replace('.', '-')}", ANSWERED if e.id in done else None
+    with st.expander(f"{e.id}: {e.question}", key=key, icon=icon):
         st.caption(f"{e.source}, exercise {e.id.rsplit('.', 1)[1]}")
         if e.setup:
             row = st.container(horizontal=True, vertical_alignment="center")
@@ -93,8 +98,9 @@ def comparison(e: Exercise, points) -> go.Figure:
 
 def definition_demo(me: str, done: dict) -> None:
     ids = sorted(set(sum(DEMO_IDS.values(), ())))
-    mark = "✅ " if all(i in done for i in ids) else ""
-    with st.expander(f"{mark}{', '.join(ids)}: the softmax and the cross-entropy, as written from their definitions"):
+    icon = ANSWERED if all(i in done for i in ids) else None
+    title = f"{', '.join(ids)}: the softmax and the cross-entropy, as written from their definitions"
+    with st.expander(title, key="exercise-definitions", icon=icon):
         st.markdown(f"**3.6.1** {BY_ID['3.6.1'].question} **3.6.2** {BY_ID['3.6.2'].question} "
                     f"**3.6.3** {BY_ID['3.6.3'].question}")  # fmt: skip
         scale = st.slider("Scale of the logits (x -1, 0.5, 2; the true class is the first)", 1, 100, 1, key="scale")
@@ -129,8 +135,8 @@ def _cell(v: float) -> str:
 
 
 def read_speed_demo(me: str, done: dict) -> None:
-    mark = "✅ " if all(i in done for i in READ_IDS) else ""
-    with st.expander(f"{mark}{', '.join(READ_IDS)}: how fast the data loader reads"):
+    icon = ANSWERED if all(i in done for i in READ_IDS) else None
+    with st.expander(f"{', '.join(READ_IDS)}: how fast the data loader reads", key="exercise-reading", icon=icon):
         st.markdown(f"**3.5.1** {BY_ID['3.5.1'].question} **3.5.2** {BY_ID['3.5.2'].question}")
         if st.button("Measure on this machine", key="read-speed", help="About half a minute"):
             with st.spinner("Reading Fashion-MNIST through torch's DataLoader..."):
