@@ -218,6 +218,12 @@ def one_unit(runs) -> Answer:
 
 # --- the inventory --------------------------------------------------------------------------
 
+
+def _derivations(section: str, source: str, *questions: str) -> tuple[Exercise, ...]:
+    """A section's exercises that are all derivations, numbered from 1."""
+    return tuple(Exercise(f"{section}.{n}", source, q, DERIVATION) for n, q in enumerate(questions, start=1))
+
+
 S = "seed 002 (d2l 3.{})"
 INVENTORY: tuple[Exercise, ...] = (
     # 3.1 linear regression
@@ -433,25 +439,19 @@ INVENTORY: tuple[Exercise, ...] = (
         overfitting,
     ),  # fmt: skip
     # d2l-en ch. 4: linear neural networks for classification
-    *(
-        Exercise(f"4.1.{n}", "d2l-en 4.1", q, DERIVATION)
-        for n, q in enumerate(
-            (
-                "Show that the Hessian of softmax cross-entropy in the logits is the covariance of the softmax's "
-                "distribution.",
-                "Why does a binary code waste bits on three equally likely classes, and what does coding several "
-                "outcomes together gain?",
-                "How many three-level symbols encode 0 to 7, and why might three levels suit electronics?",
-                "Relate softmax to the Bradley-Terry model of preferences, and add an option to pick neither.",
-                "log(exp(a) + exp(b)) as a smooth maximum: its bound, its gap, scaling by lambda, its limit, soft-min "
-                "and n inputs.",
-                "Log-sum-exp: its convexity, what a constant shift does, extreme inputs, and why subtracting the "
-                "maximum keeps it stable.",
-                "Raising a distribution to a power alpha as a change of temperature; what zero and infinite "
-                "temperatures give.",
-            ),
-            start=1,
-        )
+    *_derivations(
+        "4.1",
+        "d2l-en 4.1",
+        "Show that the Hessian of softmax cross-entropy in the logits is the covariance of the softmax's distribution.",
+        "Why does a binary code waste bits on three equally likely classes, and what does coding several "
+        "outcomes together gain?",
+        "How many three-level symbols encode 0 to 7, and why might three levels suit electronics?",
+        "Relate softmax to the Bradley-Terry model of preferences, and add an option to pick neither.",
+        "log(exp(a) + exp(b)) as a smooth maximum: its bound, its gap, scaling by lambda, its limit, soft-min "
+        "and n inputs.",
+        "Log-sum-exp: its convexity, what a constant shift does, extreme inputs, and why subtracting the "
+        "maximum keeps it stable.",
+        "Raising a distribution to a power alpha as a change of temperature; what zero and infinite temperatures give.",
     ),
     Exercise(
         "4.2.1",
@@ -559,20 +559,16 @@ INVENTORY: tuple[Exercise, ...] = (
         "final val accuracy",
     ),  # fmt: skip
     # d2l-en ch. 5: multilayer perceptrons
-    *(
-        Exercise(f"5.1.{n}", "d2l-en 5.1", q, DERIVATION)
-        for n, q in enumerate(
-            (
-                "Show that stacking linear layers adds no power, and that a narrow layer can remove some.",
-                "The derivative of the pReLU.",
-                "The derivative of Swish, x sigmoid(beta x).",
-                "Show that an MLP of (p)ReLUs is a continuous piecewise linear function.",
-                "Relate tanh to the sigmoid, and show that both give the same function class.",
-                "What goes wrong with a nonlinearity applied to a whole minibatch at once?",
-                "Give a case where the sigmoid's gradients vanish (Foundations draws its gradient).",
-            ),
-            start=1,
-        )
+    *_derivations(
+        "5.1",
+        "d2l-en 5.1",
+        "Show that stacking linear layers adds no power, and that a narrow layer can remove some.",
+        "The derivative of the pReLU.",
+        "The derivative of Swish, x sigmoid(beta x).",
+        "Show that an MLP of (p)ReLUs is a continuous piecewise linear function.",
+        "Relate tanh to the sigmoid, and show that both give the same function class.",
+        "What goes wrong with a nonlinearity applied to a whole minibatch at once?",
+        "Give a case where the sigmoid's gradients vanish (Foundations draws its gradient).",
     ),
     Exercise(
         "5.2.1",
@@ -672,18 +668,14 @@ INVENTORY: tuple[Exercise, ...] = (
         "initial weights",
         "final val accuracy",
     ),  # fmt: skip
-    *(
-        Exercise(f"5.3.{n}", "d2l-en 5.3", q, DERIVATION)
-        for n, q in enumerate(
-            (
-                "The shape of the gradient of a scalar function of an n x m matrix.",
-                "Add a bias to the hidden layer: the new graph and its forward and backward equations.",
-                "How much memory do training and prediction take in this section's model?",
-                "Second derivatives: what happens to the graph, and to the time it takes?",
-                "A graph too big for one GPU: split it over several, or use smaller batches?",
-            ),
-            start=1,
-        )
+    *_derivations(
+        "5.3",
+        "d2l-en 5.3",
+        "The shape of the gradient of a scalar function of an n x m matrix.",
+        "Add a bias to the hidden layer: the new graph and its forward and backward equations.",
+        "How much memory do training and prediction take in this section's model?",
+        "Second derivatives: what happens to the graph, and to the time it takes?",
+        "A graph too big for one GPU: split it over several, or use smaller batches?",
     ),
     Exercise(
         "5.4.1", "d2l-en 5.4", "Which other symmetries, beyond permuting hidden units, need breaking?", DERIVATION
