@@ -162,14 +162,29 @@ NAVIGATION = ["Home", "Foundations", "Data preparation", "Linear regression", "S
 NAVIGATION += ["Teach your own", "Cat, dog or neither?", "Compare runs", "Baseline ladder", "Class"]
 
 
+@pytest.fixture(scope="module")
+def fresh_servers(browser) -> Iterator[dict]:
+    """A fresh server for each deep link, all started at once (their start-ups overlap); nobody has visited any."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fresh(link: str):
+        return server_for_tests(f"streamlit-server-fresh{link.split('?')[0].replace('/', '-')}.log")
+
+    with ThreadPoolExecutor(len(DEEP_LINKS)) as pool:
+        servers = dict(zip(DEEP_LINKS, pool.map(fresh, DEEP_LINKS)))
+    yield servers  # each test takes its own out, and stops it
+    for proc, _ in servers.values():
+        stop_server(proc)
+
+
 @pytest.mark.parametrize("link", list(DEEP_LINKS))
-def test_a_deep_link_is_the_first_visit_of_a_fresh_server(browser, link):
+def test_a_deep_link_is_the_first_visit_of_a_fresh_server(browser, fresh_servers, link):
     """A fresh server starts in Streamlit's old pages/-folder mode, which runs the linked page on its own and
     lists every file of pages/ (ui/__init__.py leaves that mode at once): its first visitor, arriving by a
     shared link, sees that page and the app's 12 navigation links."""
     from playwright.sync_api import expect
 
-    proc, url = server_for_tests(f"streamlit-server-fresh{link.split('?')[0].replace('/', '-')}.log")
+    proc, url = fresh_servers.pop(link)
     try:
         context = browser.new_context(viewport={"width": 1280, "height": 720})
         page = context.new_page()
@@ -179,7 +194,7 @@ def test_a_deep_link_is_the_first_visit_of_a_fresh_server(browser, link):
         exceptions = page.get_by_test_id("stException").count()
         context.close()
     finally:
-        stop_server(proc)
+        stop_server(proc)  # once visited it trains: it goes before the next one starts its trainers
     assert links == NAVIGATION, links
     assert exceptions == 0
 

@@ -182,7 +182,7 @@ def test_two_browsers_never_see_each_others_runs(browser, store):
         other.goto(f"{url}/compare")
         expect(other.get_by_text("No runs yet in this browser")).to_be_visible(timeout=30_000)
         other.goto(f"{url}/softmax")
-        expect(other.get_by_text("press Train")).to_be_visible(timeout=30_000)
+        expect(other.get_by_text("Choose the settings in the sidebar and press")).to_be_visible(timeout=30_000)
         assert other.evaluate(CURVE_POINTS) == 0
         page.goto(f"{url}/compare")
         assert compared(page) == ["Softmax regression #1"]
