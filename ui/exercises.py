@@ -18,7 +18,6 @@ import streamlit as st
 
 from core.exercises import BY_ID, DEMO_IDS, READ_IDS, Exercise, Progress, by_definition, measure_read_speed, of_page
 from ui.links import set_widget
-from ui.live import training_now
 from ui.server import book, my_runs, owner
 from ui.text import md
 
@@ -43,9 +42,6 @@ def _set_up(e: Exercise) -> None:
 def exercises(page: str) -> None:
     """Every exercise of `page`, after its experiments."""
     items, me = of_page(page), owner()
-    if training_now((page,)):  # the curve is the lesson now; the answer is read once the run ends (and each
-        st.caption("Exercises: shown again when this run ends.")  # rerun while training stays light)
-        return
     done = progress().of(me)
     shown = [e for e in items if e.id not in (*sum(DEMO_IDS.values(), ()), *READ_IDS)]
     runs = my_runs()
