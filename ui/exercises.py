@@ -70,7 +70,7 @@ def exercise(e: Exercise, answer, done: dict) -> None:
             row = st.container(horizontal=True, vertical_alignment="center")
             row.button("Set it up", key=f"setup-{e.id}", on_click=_set_up, args=(e,))
             row.caption(f"or share the link `{link(e)}`; then press **Train**.")
-        if answer is not None and len(answer.points) >= 2:  # one point compares nothing; a chart costs the browser
+        if answer is not None and answer.points:
             st.plotly_chart(comparison(e, answer.points), key=f"points-{e.id}")
         if e.id in done:
             st.success(f"Answered by your runs. {md(answer.evidence if answer and answer.done else done[e.id])}")
