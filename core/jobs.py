@@ -192,18 +192,20 @@ class Job:
             if self.task == "train":  # the mirror, on this process's CPU; a sweep's model is thrown away
                 mirror = start(replace(self.config, device="cpu"), self._data)  # settings errors show here, at once
                 self.run = replace(mirror, config=self.config)
-            trainer = self.scheduler._take_trainer(self.kind)
-            self._number = next(_numbers)
             data = None if self._data is None else self._data.to("cpu")
-            threads = self.threads if self.kind == "cpu" else 0
-            stream = trainer.work.options(num_returns="streaming").remote(
-                self._number, self.task, self.config, data, self.options, threads
-            )
-            self._trainer = trainer
-            self.scheduler._share_cores()  # it may have been given its threads while another job still held them
-            if self.cancel.is_set():  # stopped while the trainer was being handed the job
-                trainer.cancel.remote(self._number)
-            self._follow(stream)
+            for attempt in range(2):
+                trainer = self.scheduler._take_trainer(self.kind)
+                try:
+                    self._hand_to(trainer, data)
+                    break
+                except ray.exceptions.RayError as err:
+                    # a trainer lost before it took the job (it died while idle, or its process never came up):
+                    # the run has not begun, so a new trainer takes it rather than the user seeing a failure
+                    if self.node is not None or attempt or self.cancel.is_set():
+                        raise
+                    print(f"job {self.id}: its trainer was lost before it began ({err}); a new one takes it")
+                    with contextlib.suppress(Exception):
+                        ray.kill(trainer)
             # its stream ended: ready for the next job; a GPU trainer is let go, so a GPU never idles in one server
             reusable = self.kind == "cpu"
         except ConfigError as err:
@@ -223,6 +225,19 @@ class Job:
             if trainer is not None and not reusable:
                 with contextlib.suppress(Exception):
                     ray.kill(trainer)
+
+    def _hand_to(self, trainer, data) -> None:
+        """Give the job to `trainer` and follow its stream of messages until it ends."""
+        self._number = next(_numbers)
+        threads = self.threads if self.kind == "cpu" else 0
+        stream = trainer.work.options(num_returns="streaming").remote(
+            self._number, self.task, self.config, data, self.options, threads
+        )
+        self._trainer = trainer
+        self.scheduler._share_cores()  # it may have been given its threads while another job still held them
+        if self.cancel.is_set():  # stopped while the trainer was being handed the job
+            trainer.cancel.remote(self._number)
+        self._follow(stream)
 
     def _follow(self, stream) -> None:
         """Mirror the trainer's messages into self.run until its stream ends."""

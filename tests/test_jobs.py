@@ -31,6 +31,15 @@ def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> Non
         time.sleep(0.01)
 
 
+def completed(job: Job, timeout: float = 120.0) -> Job:
+    """The job, once it ended "completed"; otherwise a failure that says how it ended (its error, its outcome,
+    how far its curve got), so that a run lost in CI says why."""
+    assert job.wait(timeout), f"job {job.id} still {job.state} after {timeout:.0f} s"
+    status = job.outcome.status if job.outcome else None
+    assert status == "completed", (job.error, job.outcome, len(job.history), job.started)
+    return job
+
+
 def wait_training(job: Job, timeout: float = 30.0) -> None:
     """Until the job runs and has reported at least one point of its curve."""
     wait_until(lambda: job.state == "running" and job.history, timeout, f"job {job.id} to train")
@@ -176,6 +185,22 @@ def test_a_training_process_that_dies_fails_its_job_and_the_next_job_trains(sche
     assert after.wait(60)
     assert after.error is None and after.outcome.status == "completed"
     assert after.run.last_eval.val_loss < 0.01
+    # a trainer that dies while idle (killed for memory, say) is found dead by the next job, which has not begun:
+    # a new trainer takes that job, and the user never sees a failure for a run that never started
+    (idle,) = scheduler._idle["cpu"]
+    ray.kill(idle)
+    wait_until(lambda: _dead(idle), what="the idle trainer to die")
+    completed(scheduler.submit(SHORT), 60)
+
+
+def _dead(trainer) -> bool:
+    import ray
+
+    try:
+        ray.get(trainer.ready.remote(), timeout=5)
+    except ray.exceptions.RayError:
+        return True
+    return False
 
 
 @pytest.mark.parametrize(("cpus", "trainings", "threads"), [(2, 1, 1), (4, 1, 3), (16, 8, 1), (16, 3, 5), (1, 1, 1)])

@@ -7,6 +7,7 @@ import zipfile
 
 import pandas as pd
 import pytest
+from test_jobs import completed
 
 from core.jobs import Scheduler
 from core.run_files import folder_names, summary_table, tensorboard_zip
@@ -24,7 +25,7 @@ def two_stored_runs(tmp_path_factory, request):
     book = RunBook(scheduler, Store(f"sqlite:///{tmp_path_factory.mktemp('store') / 'runs.db'}"))
     for label, lr in (("Softmax regression #1", 0.1), ("Softmax regression #1", 0.3)):  # the same label twice
         job = book.submit("o" * 32, RunConfig(model="softmax", epochs=1, lr=lr), data=small, label=label)
-        assert job.wait(120) and job.outcome.status == "completed"
+        completed(job)
     assert book.store.flush()
     yield book.runs("o" * 32)
     scheduler.close()

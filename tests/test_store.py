@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 from sqlalchemy import event, text, update
-from test_jobs import wait_until
+from test_jobs import completed, wait_until
 
 from core import store as store_module
 from core.jobs import Scheduler
@@ -46,7 +46,7 @@ def db(request, tmp_path) -> str:
 
 def trained(book: RunBook, owner: str, data, config=SHORT, label="Softmax regression #1"):
     job = book.submit(owner, config, data=data, label=label)
-    assert job.wait(120) and job.outcome.status == "completed", (job.error, job.outcome)
+    completed(job)
     assert book.store.flush()
     return job
 
@@ -128,7 +128,7 @@ def test_a_corrupt_store_file_is_left_alone_and_runs_are_kept_in_memory(tmp_path
     assert "is damaged" in store.problem and "will not last" in store.problem
     book = RunBook(scheduler, store)
     job = book.submit(ALICE, RunConfig(model="linear", dataset="synthetic", epochs=1), label="kept")
-    assert job.wait(60) and job.outcome.status == "completed"
+    completed(job, 60)
     assert [r.label for r in book.runs(ALICE)] == ["kept"], "training works, its runs in memory"
     assert path.read_bytes().startswith(b"this is a shopping list"), "the file is not overwritten"
 
@@ -167,7 +167,7 @@ def test_a_full_disk_keeps_the_run_in_memory_and_writes_it_once_there_is_room(tm
     with store.engine.connect() as conn:
         pages["max"] = conn.execute(text("PRAGMA page_count")).scalar()
     store.engine.dispose()  # new connections, with the limit
-    assert job.wait(60) and job.outcome.status == "completed"
+    completed(job, 60)
     wait_until(lambda: store.problem and "the disk is full" in store.problem, what="the full disk to be reported")
     assert job.id in book.live, "the run stays in memory while its end is not written"
     (run,) = book.runs(ALICE)
