@@ -348,15 +348,19 @@ class Scheduler:
                 self._idle_since[trainer] = time.monotonic()
         return self
 
-    def close(self) -> None:
-        """Stop every job and end the trainers (tests; the server's end takes Ray down with it)."""
-        self._closed = True
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """Stop every queued and running job, and wait for each to end; the trainers stay, idle."""
         with self._cond:
             jobs = list(self._queue) + list(self._running)
         for job in jobs:
             job.stop()
         for job in jobs:
-            job.wait(10)
+            job.wait(timeout)
+
+    def close(self) -> None:
+        """Stop every job and end the trainers (tests; the server's end takes Ray down with it)."""
+        self._closed = True
+        self.stop_all()
         with self._cond:
             idle, self._idle = [t for ts in self._idle.values() for t in ts], {"cpu": [], "gpu": []}
         for trainer in idle:

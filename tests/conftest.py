@@ -14,7 +14,7 @@ import pytest
 from needs import require, require_fashion_mnist
 
 from core import datasets
-from live_app import CHROMIUM, CHROMIUM_ARGS
+from live_app import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
 
 # the tests' runs go to a store of their own, never to the user's data/runs.db (set before any store opens)
 if "DASHBOARD_DB" not in os.environ:
@@ -61,6 +61,48 @@ def small(fashion) -> datasets.Data:
 def tiny(fashion) -> datasets.Data:
     """512 training and 256 validation images, for tests that only need a few steps."""
     return fashion.head(512, 256)
+
+
+@pytest.fixture(scope="session")
+def d2l_run(fashion):
+    """`d2l_run(model, seed=0, implementation="concise")`: a run with d2l's settings (10 epochs of SGD at lr 0.1,
+    batch 256, one evaluation an epoch) on all of Fashion-MNIST, trained once per session: the accuracy tests
+    of test_train.py and the ladder's of test_baselines.py share them."""
+    from core.train import RunConfig, train
+
+    runs: dict = {}
+
+    def run(model: str, seed: int = 0, implementation: str = "concise"):
+        key = (model, seed, implementation)
+        if key not in runs:
+            d2l = dict(lr=0.1, batch_size=256, epochs=10, evals_per_epoch=1, seed=seed, device="cpu")
+            runs[key] = train(RunConfig(model=model, implementation=implementation, **d2l), fashion)
+        return runs[key]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def one_trainer():
+    """One one-trainer scheduler, as a two-core server has, shared by the tests of jobs, the store and run files
+    (a trainer takes seconds to start). Each test stops what it started (`scheduler` fixtures: `stop_all`)."""
+    from core.jobs import Scheduler
+
+    sched = Scheduler(max_running=1)
+    yield sched
+    sched.close()
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """One `streamlit run` of the app for the browser tests that need no server of their own (its log:
+    test-artifacts/streamlit-server.log); its URL. Each test's browser context is a browser of its own."""
+    try:
+        proc, url = start_server(ARTIFACTS / "streamlit-server.log", timeout_s=60)
+    except RuntimeError as err:
+        pytest.fail(str(err))
+    yield url
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")

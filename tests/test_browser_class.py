@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from live_app import ARTIFACTS, start_server, stop_server
+from live_app import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fashion_available")]
 STUDENTS = {"Ada": (1280, 720), "Grace Hopper": (1280, 720), "Alan": (390, 844)}
@@ -22,14 +22,15 @@ MAP_POINTS = """() => {
 }"""
 
 
-def test_three_students_train_and_the_teachers_board_shows_each_run_within_5_s(browser, tmp_path):
+def test_three_students_train_and_the_teachers_board_shows_each_run_within_5_s(browser, live_server):
+    url, contexts = live_server, []
+
+    def new_page(width: int, height: int):
+        contexts.append(browser.new_context(viewport={"width": width, "height": height}))
+        return contexts[-1].new_page()
+
     try:
-        proc, url = start_server(ARTIFACTS / "streamlit-class.log", timeout_s=60,
-                                 DASHBOARD_DB=f"sqlite:///{tmp_path / 'runs.db'}")  # fmt: skip
-    except RuntimeError as err:
-        pytest.fail(str(err))
-    try:
-        teacher = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        teacher = new_page(1280, 720)
         teacher.goto(f"{url}/class")
         teacher.get_by_text("Teachers: start a class").click()
         teacher.get_by_role("button", name="Start a class").click()
@@ -41,7 +42,7 @@ def test_three_students_train_and_the_teachers_board_shows_each_run_within_5_s(b
 
         pages = {}
         for name, (width, height) in STUDENTS.items():
-            page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+            page = new_page(width, height)
             page.goto(f"{url}/class?join={code}")
             page.get_by_label("Display name").fill(name)
             page.get_by_role("button", name="Join").click()
@@ -77,4 +78,5 @@ def test_three_students_train_and_the_teachers_board_shows_each_run_within_5_s(b
         teacher.screenshot(path=ARTIFACTS / "class-projector.png")
         assert teacher.get_by_test_id("stException").count() == 0
     finally:
-        stop_server(proc)
+        for context in contexts:
+            context.close()

@@ -94,9 +94,12 @@ def downloads_of_compare_runs(page, url: str, folder) -> None:
     assert names and all(n.startswith("runs/Softmax_regression_1/events.out.tfevents.") for n in names), names
 
 
-def test_a_finished_run_is_there_after_a_reload_in_a_new_tab_and_after_a_restart(browser, store, tmp_path):
+def test_a_finished_run_is_there_after_a_reload_in_a_new_tab_and_after_a_restart_and_never_in_another_browser(
+    browser, store, tmp_path
+):
     proc, url = server(store, "runs-restart-1.log")
     context, page = new_page(browser)
+    second, other = new_page(browser)  # another browser: no cookie of the first
     try:
         train_to_the_end(page, url)
         points = wait_for_points(page, 0, timeout_s=10)
@@ -109,7 +112,14 @@ def test_a_finished_run_is_there_after_a_reload_in_a_new_tab_and_after_a_restart
         tab.goto(f"{url}/compare")
         assert compared(tab) == ["Softmax regression #1"]
         tab.close()
+        other.goto(f"{url}/compare")
+        expect(other.get_by_text("No runs yet in this browser")).to_be_visible(timeout=30_000)
+        other.goto(f"{url}/softmax")
+        expect(other.get_by_text("Choose the settings in the sidebar and press")).to_be_visible(timeout=30_000)
+        assert other.evaluate(CURVE_POINTS) == 0, "the other browser never sees the first one's run"
+        no_traceback(other)
     finally:
+        second.close()
         stop_server(proc)
     proc, url = server(store, "runs-restart-2.log")  # the server restarts
     try:
@@ -125,8 +135,10 @@ def test_a_finished_run_is_there_after_a_reload_in_a_new_tab_and_after_a_restart
         stop_server(proc)
 
 
-def test_a_reload_mid_run_reattaches_the_curve_keeps_growing_and_stop_stops_it(browser, store):
-    proc, url = server(store, "runs-reload.log")
+def test_a_reload_mid_run_reattaches_stop_stops_and_a_run_killed_with_its_server_shows_as_interrupted(browser, store):
+    """One server for both: a reload mid-run finds the curve still growing and Stop freezes it; then a second run
+    is cut by a SIGKILL of the server (and its trainer), and the restarted server shows it interrupted."""
+    proc, url = server(store, "runs-kill-1.log")
     context, page = new_page(browser)
     try:
         start_a_long_run(page, url)
@@ -143,16 +155,7 @@ def test_a_reload_mid_run_reattaches_the_curve_keeps_growing_and_stop_stops_it(b
         time.sleep(2)
         assert page.evaluate(CURVE_POINTS) == stopped, "the curve still grows after Stop"
         no_traceback(page)
-    finally:
-        context.close()
-        stop_server(proc)
-
-
-def test_a_run_killed_with_its_server_shows_as_interrupted_with_its_points(browser, store):
-    proc, url = server(store, "runs-kill-1.log")
-    context, page = new_page(browser)
-    try:
-        start_a_long_run(page, url)
+        start_a_long_run(page, url)  # the second run, which the kill cuts
         page.wait_for_function(f"() => ({VAL_POINTS})() >= 2", timeout=90_000)  # two evaluations
         time.sleep(1.5)  # the store writes every half second
         seen = page.evaluate(CURVE_POINTS)
@@ -170,26 +173,6 @@ def test_a_run_killed_with_its_server_shows_as_interrupted_with_its_points(brows
         page.screenshot(path=ARTIFACTS / "runs-interrupted.png")
     finally:
         context.close()
-        stop_server(proc)
-
-
-def test_two_browsers_never_see_each_others_runs(browser, store):
-    proc, url = server(store, "runs-two-browsers.log")
-    first, page = new_page(browser)
-    second, other = new_page(browser)
-    try:
-        train_to_the_end(page, url)
-        other.goto(f"{url}/compare")
-        expect(other.get_by_text("No runs yet in this browser")).to_be_visible(timeout=30_000)
-        other.goto(f"{url}/softmax")
-        expect(other.get_by_text("Choose the settings in the sidebar and press")).to_be_visible(timeout=30_000)
-        assert other.evaluate(CURVE_POINTS) == 0
-        page.goto(f"{url}/compare")
-        assert compared(page) == ["Softmax regression #1"]
-        no_traceback(other)
-    finally:
-        first.close()
-        second.close()
         stop_server(proc)
 
 

@@ -15,7 +15,7 @@ import pytest
 from needs import require
 from teach_photos import chelsea, teaching_set, views
 
-from live_app import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
+from live_app import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # a test pattern, no prompt
@@ -32,14 +32,9 @@ def camera_browser() -> Iterator:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
-def server(camera_browser) -> Iterator[str]:
-    try:
-        proc, url = start_server(ARTIFACTS / "streamlit-server-teach.log", timeout_s=60)
-    except RuntimeError as err:
-        pytest.fail(str(err))
-    yield url
-    stop_server(proc)
+@pytest.fixture
+def server(camera_browser, live_server) -> str:
+    return live_server
 
 
 def test_teach_three_classes_then_the_taught_model_answers_a_new_photo_with_its_heatmap(

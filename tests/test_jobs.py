@@ -1,8 +1,9 @@
 """The scheduler that trains many users' runs in the background: queueing, stopping, failing.
 
-Every test builds its own `Scheduler(max_running=1)` - one trainer, as on a two-core server - and
-trains d2l's synthetic linear regression (1000 points, batch 1: a thousand tiny steps an epoch), so
-a run is "running" for as long as a test needs and stops between two steps the moment it is told.
+The tests share one `Scheduler(max_running=1)` (conftest's `one_trainer`) - one trainer, as on a two-core
+server; each stops what it started - and train d2l's synthetic linear regression (1000 points, batch 1: a
+thousand tiny steps an epoch), so a run is "running" for as long as a test needs and stops between two steps
+the moment it is told.
 """
 
 from __future__ import annotations
@@ -46,23 +47,22 @@ def wait_training(job: Job, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture
-def scheduler():
-    sched = Scheduler(max_running=1)
+def scheduler(one_trainer):
     jobs: list[Job] = []
-    real_submit = sched.submit
+    real_submit = one_trainer.submit
 
     def submit(*args, **kwargs):
         job = real_submit(*args, **kwargs)
         jobs.append(job)
         return job
 
-    sched.submit = submit
-    yield sched
+    one_trainer.submit = submit
+    yield one_trainer
+    del one_trainer.submit
     for job in jobs:  # no thread outlives its test
         job.stop()
     for job in jobs:
         assert job.wait(10), f"job {job.id} did not end after stop()"
-    sched.close()
 
 
 def test_second_job_waits_in_the_queue_while_the_first_trains(scheduler):

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from test_jobs import completed
 
-from core.jobs import Scheduler
 from core.run_files import folder_names, summary_table, tensorboard_zip
 from core.runs import RunBook
 from core.store import Store
@@ -19,16 +18,14 @@ pytestmark = pytest.mark.usefixtures("fashion_available")
 
 
 @pytest.fixture(scope="module")
-def two_stored_runs(tmp_path_factory, request):
+def two_stored_runs(tmp_path_factory, request, one_trainer):
     small = request.getfixturevalue("small")
-    scheduler = Scheduler(1)
-    book = RunBook(scheduler, Store(f"sqlite:///{tmp_path_factory.mktemp('store') / 'runs.db'}"))
+    book = RunBook(one_trainer, Store(f"sqlite:///{tmp_path_factory.mktemp('store') / 'runs.db'}"))
     for label, lr in (("Softmax regression #1", 0.1), ("Softmax regression #1", 0.3)):  # the same label twice
         job = book.submit("o" * 32, RunConfig(model="softmax", epochs=1, lr=lr), data=small, label=label)
         completed(job)
     assert book.store.flush()
-    yield book.runs("o" * 32)
-    scheduler.close()
+    return book.runs("o" * 32)
 
 
 def test_the_csv_has_one_row_per_run_with_its_settings_and_final_metrics(two_stored_runs):

@@ -1,6 +1,6 @@
 """The run store and the run book: runs that survive a new page, a restart, a crash and a broken store.
 
-Each test has a store file of its own (tmp_path) and its own one-trainer scheduler, as a two-core server
+Each test has a store file of its own (tmp_path); they share one one-trainer scheduler, as a two-core server
 has. "A restart" is a second `Store` + `RunBook` on the same file with a new server id; "a crash" is a
 server whose heartbeat stopped while its run was unfinished.
 """
@@ -27,10 +27,10 @@ ALICE, BOB = "a" * 32, "b" * 32
 
 
 @pytest.fixture
-def scheduler():
-    sched = Scheduler(max_running=1)
-    yield sched
-    sched.close()
+def scheduler(one_trainer):
+    """The module's one-trainer scheduler (a trainer takes seconds to start); no job outlives its test."""
+    yield one_trainer
+    one_trainer.stop_all()
 
 
 def url(tmp_path) -> str:

@@ -352,16 +352,10 @@ def test_table_data_follows_the_seed(dataset):
 # --- The accuracy targets, on the full Fashion-MNIST -------------------------------------------
 
 
-D2L = {"lr": 0.1, "batch_size": 256, "seed": 0}  # d2l's settings; one evaluation an epoch saves time
-
-
 @pytest.fixture(scope="module")
-def softmax_runs(fashion):
+def softmax_runs(d2l_run):
     """Softmax regression as d2l trains it: 10 epochs, lr 0.1, batch 256, on all 60,000 images."""
-    return {
-        impl: train(RunConfig(model="softmax", implementation=impl, epochs=10, evals_per_epoch=1, **D2L), fashion)
-        for impl in ("concise", "scratch")
-    }
+    return {impl: d2l_run("softmax", implementation=impl) for impl in ("concise", "scratch")}
 
 
 @pytest.mark.parametrize("implementation", ["concise", "scratch"])
@@ -377,7 +371,7 @@ def test_softmax_regression_from_scratch_is_within_a_point_of_concise(softmax_ru
     assert abs(scratch - concise) <= 0.01
 
 
-def test_mlp_reaches_84_percent(fashion):
+def test_mlp_reaches_84_percent(d2l_run):
     """d2l's 784-256-10 ReLU MLP, 10 epochs of SGD at lr 0.1, batch 256, reaches 84%.
 
     Plain SGD's final validation accuracy wobbles by about a point from seed to seed (seed 0 ends at 83.7%
@@ -386,8 +380,8 @@ def test_mlp_reaches_84_percent(fashion):
     """
     finals = []
     for seed in (0, 1, 2):
-        config = RunConfig(model="mlp", num_hiddens=256, activation="relu", epochs=10, evals_per_epoch=1, **D2L)
-        run = train(replace(config, seed=seed), fashion)
+        run = d2l_run("mlp", seed)
+        assert (run.config.num_hiddens, run.config.activation) == (256, "relu")
         assert run.outcome.status == "completed"
         finals.append(run.last_eval.val_acc)
     assert sum(finals) / 3 >= 0.84, finals
