@@ -5,6 +5,8 @@ break where the book says, and Home counts what this browser answered.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from owners import own
 from streamlit.testing.v1 import AppTest
 from test_pages import APP, SCRIPT_TIMEOUT, open_page, train
@@ -65,3 +67,25 @@ def test_a_link_that_sets_up_a_value_the_page_refuses_says_not_allowed():
     at = open_page(browser(), "mlp", n_train=123, hidden=3)
     warnings = " ".join(w.value for w in at.warning)
     assert "`n_train=123` is not allowed here" in warnings and "`hidden=3` is not allowed here" in warnings
+
+
+def test_without_a_dataset_the_page_and_its_exercises_say_so_and_point_to_home(monkeypatch):
+    """Issue 26, bad input: an exercise whose dataset is missing says so and points to Home, like the page does."""
+    from core import datasets
+    from ui.server import dataset_choices
+
+    missing = [replace(s, available=False) for s in datasets.all_status()]
+    monkeypatch.setattr(datasets, "all_status", lambda: missing)
+    dataset_choices.clear()  # cached for a minute: this test's datasets are all missing
+    try:
+        for page in ("softmax", "mlp"):
+            at = open_page(browser(), page)
+            (error,) = at.error
+            assert "No image dataset is available" in error.value and "its exercises" in error.value
+            assert "Home says which datasets are missing" in error.value
+            assert "train" not in [b.key for b in at.button], "no Train without data"
+            assert not [e for e in at.expander if e.label[:1].isdigit()], "no exercise offers a setup it cannot run"
+            (link,) = at.get("page_link")
+            assert (link.proto.label, link.proto.page) == ("Go to Home", "home"), link.proto
+    finally:
+        dataset_choices.clear()

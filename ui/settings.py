@@ -42,7 +42,12 @@ def common_settings(
     if image:
         choices = dataset_choices()
         if not choices:
-            st.error("No image dataset is available. Run `bash .ci/setup` to import Fashion-MNIST.")
+            st.error(
+                "No image dataset is available here, so this page cannot train, and its exercises, which each need "
+                "a run of yours, wait for it too. Home says which datasets are missing and how to get them (on "
+                "this machine: `bash .ci/setup` imports Fashion-MNIST)."
+            )
+            st.page_link("pages/home.py", label="Go to Home")
             st.stop()
         settings["dataset"] = dataset_box(choices)
     # options are the values themselves (no format_func): a bound widget writes its label into the URL
