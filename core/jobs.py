@@ -192,7 +192,7 @@ class Job:
             if self.task == "train":  # the mirror, on this process's CPU; a sweep's model is thrown away
                 mirror = start(replace(self.config, device="cpu"), self._data)  # settings errors show here, at once
                 self.run = replace(mirror, config=self.config)
-            data = None if self._data is None else self._data.to("cpu")
+            data = None if self._data is None else self._data.to("cpu").compact()  # what Ray ships to the trainer
             for attempt in range(2):
                 trainer = self.scheduler._take_trainer(self.kind)
                 try:

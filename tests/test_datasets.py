@@ -368,3 +368,14 @@ def test_cifar10_cat_dog_neither_keeps_cats_dogs_and_as_many_others(data_root, c
     for image, label in zip(data.X_train, data.y_train.tolist()):
         source = int((cifar == image.reshape(1, -1)).all(dim=1).nonzero()[0])  # the CIFAR-10 image it came from
         assert label == {3: 0, 5: 1}.get(y_train[source], 2)
+
+
+def test_a_slice_sent_to_a_trainer_carries_only_its_own_images(fashion):
+    """CI lost runs to "the local object store is full": 2,000 images of Fashion-MNIST (`head`, a view) pickled as
+    all 70,000 (220 MB, more than Ray's 200 MB object store), and with the disk over 95% Ray could not spill it."""
+    small = fashion.head(2000, 500)
+    assert len(pickle.dumps(small)) > 100e6, "a view pickles its whole storage: what compact() is for"
+    compact = small.compact()
+    assert len(pickle.dumps(compact)) < 10e6
+    assert torch.equal(compact.X_train, small.X_train) and torch.equal(compact.y_val, small.y_val)
+    assert fashion.compact().X_train is fashion.X_train, "a dataset that owns its storage is not copied"
