@@ -36,6 +36,7 @@ def test_set_it_up_then_train_answers_3_2_1_with_the_students_own_numbers():
     assert not at.checkbox(key="zero").value
     train(at)  # a run from d2l's init does not answer "what if w starts at 0"
     assert "Answered by your runs" not in said(exercise(at, "3.2.1"))
+    assert not exercise(at, "3.2.6").get("plotly_chart"), "one run at one lr: nothing to compare, no chart"
     assert "Still to run: a linear regression run on the synthetic data from w = 0" in said(exercise(at, "3.2.1"))
     at.button(key="setup-3.2.1").click().run()
     assert at.checkbox(key="zero").value and at.select_slider(key="batch").value == 16
@@ -43,6 +44,17 @@ def test_set_it_up_then_train_answers_3_2_1_with_the_students_own_numbers():
     answered = said(exercise(at, "3.2.1"))
     assert "Answered by your runs" in answered and "started at w = 0, b = 0" in answered, answered
     assert WHY_ZERO in answered
+    (chart,) = exercise(at, "3.2.6").get("plotly_chart")  # lr 0.02, then 3.2.1's 0.03: the comparison is drawn
+    assert chart.key == "points-3.2.6" and "1 more run at other values of lr" in said(exercise(at, "3.2.6"))
+    # while a run trains each click redraws the page: the comparison waits for the run's end, its expander stays
+    at.slider(key="epochs").set_value(50)
+    at.select_slider(key="batch").set_value(1)
+    at.select_slider(key="n").set_value(10000)
+    at.button(key="train").click().run()
+    assert not exercise(at, "3.2.6").get("plotly_chart")
+    assert "drawn again once this run ends" in " ".join(c.value for c in exercise(at, "3.2.6").caption)
+    at.button(key="stop").click().run()
+    assert not at.exception, at.exception
     home = open_page(at, "home")
     # 3.2.1, and 3.2.7 (1000 examples in batches of 32: a last one of 8) by the first run; 5.4.2 shares 3.2.1's run
     assert "ch. 3: **2 of" in said(home) and "ch. 5: **1 of" in said(home), said(home)

@@ -18,6 +18,7 @@ import streamlit as st
 
 from core.exercises import BY_ID, DEMO_IDS, READ_IDS, Exercise, Progress, by_definition, measure_read_speed, of_page
 from ui.links import set_widget
+from ui.live import training_now
 from ui.server import book, my_runs, owner
 from ui.text import md
 
@@ -40,8 +41,11 @@ def _set_up(e: Exercise) -> None:
 
 
 def exercises(page: str) -> None:
-    """Every exercise of `page`, after its experiments."""
+    """Every exercise of `page`, after its experiments. While the page's run trains (its model is named as the
+    page) each click redraws the whole page, so the comparison charts wait for the run's end; the expanders stay,
+    with their keys, so an open one stays open."""
     items, me = of_page(page), owner()
+    training = training_now((page,))
     done = progress().of(me)
     shown = [e for e in items if e.id not in (*sum(DEMO_IDS.values(), ()), *READ_IDS)]
     runs = my_runs()
@@ -58,10 +62,10 @@ def exercises(page: str) -> None:
         definition_demo(me, done)
         read_speed_demo(me, done)
     for e in shown:
-        exercise(e, answers.get(e.id), done)
+        exercise(e, answers.get(e.id), done, charts=not training)
 
 
-def exercise(e: Exercise, answer, done: dict) -> None:
+def exercise(e: Exercise, answer, done: dict, charts: bool = True) -> None:
     # a stable key: the expander stays open when its tick appears (a new label alone would make a new one)
     key, icon = f"exercise-{e.id.replace('.', '-')}", ANSWERED if e.id in done else None
     with st.expander(f"{e.id}: {e.question}", key=key, icon=icon):
@@ -70,8 +74,10 @@ def exercise(e: Exercise, answer, done: dict) -> None:
             row = st.container(horizontal=True, vertical_alignment="center")
             row.button("Set it up", key=f"setup-{e.id}", on_click=_set_up, args=(e,))
             row.caption(f"or share the link `{link(e)}`; then press **Train**.")
-        if answer is not None and answer.points:
+        if answer is not None and len(answer.points) >= 2 and charts:  # one point compares nothing
             st.plotly_chart(comparison(e, answer.points), key=f"points-{e.id}")
+        elif answer is not None and len(answer.points) >= 2:
+            st.caption("The comparison of your runs is drawn again once this run ends.")
         if e.id in done:
             st.success(f"Answered by your runs. {md(answer.evidence if answer and answer.done else done[e.id])}")
             st.markdown(e.explanation)
