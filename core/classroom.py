@@ -22,7 +22,7 @@ import math
 import secrets
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import (
     JSON,
@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from core import datasets
 from core.store import Store, explain, guarded
 from core.store import runs as runs_table
-from core.train import RunConfig
+from core.train import RunConfig, recipe_parts
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/l: a code read aloud to a room
 CODE_LENGTH = 6
@@ -210,7 +210,6 @@ class Board:
     lesson: Lesson
     rows: list[BoardRow]
     counts: dict[str, int]  # training, queued, finished, diverged
-    names: list[tuple[str, bool]] = field(default_factory=list)  # (display name, hidden), for the teacher
 
 
 def _words(method):
@@ -276,19 +275,15 @@ class Classroom:
     def take_over(self, owner: str, code: str, key: str) -> Lesson:
         """This browser becomes the teacher of `code`, given its teacher key. A code or key that does not match is
         refused with one sentence that does not say which part was wrong."""
-        lesson = self.lesson(normal_code(code))
-        key = normal_code(key)
-        stored = self._key_hash(lesson.code) if lesson else None
-        if lesson is None or not lesson.open(self.clock()) or not hmac.compare_digest(stored or "", _hash(key)):
+        row = self._class_row(normal_code(code))
+        lesson, stored = (_lesson_of(row), row["key_hash"]) if row else (None, "")
+        matches = hmac.compare_digest(stored or "", _hash(normal_code(key)))
+        if lesson is None or not lesson.open(self.clock()) or not matches:
             raise ClassError("That code and teacher key do not match an open class.")
         with self.store.transaction() as conn:
             conn.execute(update(classes).where(classes.c.code == lesson.code).values(teacher=owner))
             conn.execute(delete(members).where(members.c.owner == owner))  # a teacher is not a student of it
         return self.lesson(lesson.code)
-
-    def _key_hash(self, code: str) -> str | None:
-        with self.store.engine.connect() as conn:
-            return conn.execute(select(classes.c.key_hash).where(classes.c.code == code)).scalar()
 
     @_words
     def end(self, teacher: str, code: str) -> None:
@@ -372,14 +367,13 @@ class Classroom:
 
     @guarded(None)
     def lesson(self, code: str) -> Lesson | None:
+        row = self._class_row(code)
+        return _lesson_of(row) if row else None
+
+    def _class_row(self, code: str):
         self._ready()
         with self.store.engine.connect() as conn:
-            row = conn.execute(select(classes).where(classes.c.code == code)).mappings().first()
-        if row is None:
-            return None
-        challenge = Challenge(**row["challenge"]) if row["challenge"] else None
-        fields = {k: row[k] for k in ("code", "teacher", "created", "ends", "frozen", "cleared")}
-        return Lesson(**fields, challenge=challenge)
+            return conn.execute(select(classes).where(classes.c.code == code)).mappings().first()
 
     @guarded(None)
     def taught_by(self, teacher: str) -> Lesson | None:
@@ -394,16 +388,26 @@ class Classroom:
     def membership(self, owner: str) -> tuple[Lesson, Member] | None:
         """The open class `owner` has joined, and as whom; None when none."""
         self._ready()
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(members).where(members.c.owner == owner)).mappings().first()
-        lesson = self.lesson(row["code"]) if row else None
+        m = members
+        query = select(classes, m.c.name, m.c.hidden, m.c.joined).join(m, m.c.code == classes.c.code)
+        with self.store.engine.connect() as conn:  # one read: each rerun of a training page makes it
+            row = conn.execute(query.where(m.c.owner == owner)).mappings().first()
+        lesson = _lesson_of(row) if row else None
         if lesson is None or not lesson.open(self.clock()):
             return None
         return lesson, Member(row["name"], row["hidden"], row["joined"])
 
+    @guarded(list)
+    def names(self, code: str) -> list[tuple[str, bool]]:
+        """The class's members as the teacher's tools list them: (display name, hidden), by name."""
+        self._ready()
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(members.c.name, members.c.hidden).where(members.c.code == code)).all()
+        return sorted(((name, hidden) for name, hidden in rows), key=lambda n: n[0].casefold())
+
     @guarded(None)
     def board(self, code: str) -> Board | None:
-        """The board now: its new finished runs copied in first, then every row, the counts and the names."""
+        """The board now: its new finished runs copied in first, then every row and the counts."""
         self._ready()
         lesson = self.lesson(code)
         if lesson is None:
@@ -425,7 +429,7 @@ class Classroom:
             "finished": len(rows),
             "diverged": sum(row.status == "diverged" for row in rows),
         }
-        return Board(lesson, rows, counts, sorted(names.values(), key=lambda n: n[0].casefold()))
+        return Board(lesson, rows, counts)
 
     @staticmethod
     def _board_row(row, name: str, challenge: Challenge | None) -> BoardRow:
@@ -483,6 +487,13 @@ class Classroom:
         return out.getvalue().encode()
 
 
+def _lesson_of(row) -> Lesson:
+    """A class's row (of `classes`, or a join that holds its columns) as a Lesson."""
+    challenge = Challenge(**row["challenge"]) if row["challenge"] else None
+    fields = {k: row[k] for k in ("code", "teacher", "created", "ends", "frozen", "cleared")}
+    return Lesson(**fields, challenge=challenge)
+
+
 def _finite(value) -> float | None:
     """A stored number (the store writes infinities and NaN as strings) as a float, None unless finite."""
     try:
@@ -493,14 +504,6 @@ def _finite(value) -> float | None:
 
 
 def recipe(config: RunConfig) -> str:
-    """The training recipe in a few words: what differs from d2l's plain minibatch SGD."""
-    parts = [config.optimizer + (f" {config.momentum:g}" if config.optimizer in ("momentum", "nesterov") else "")]
-    if config.weight_decay:
-        parts.append(f"weight decay {config.weight_decay:g}")
-    if config.lr_schedule != "constant":
-        parts.append(config.lr_schedule.replace("_", "-"))
-    if config.label_smoothing:
-        parts.append(f"smoothing {config.label_smoothing:g}")
-    if config.normalize:
-        parts.append("normalized")
-    return ", ".join(parts)
+    """The training recipe in a few words: the optimizer, then what differs from d2l's plain minibatch SGD."""
+    optimizer = config.optimizer + (f" {config.momentum:g}" if config.optimizer in ("momentum", "nesterov") else "")
+    return ", ".join([optimizer, *recipe_parts(config)])

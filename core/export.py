@@ -22,7 +22,7 @@ from textwrap import dedent, fill
 from core import datasets, ops, optim
 from core.models import MODELS, Normalized, resnet_shape
 from core.models.resnet import RESNET18
-from core.train import RunConfig
+from core.train import RunConfig, recipe_parts
 
 # what the pages call each dataset, and (channels, height, width, classes) of the image sets
 IMAGE_SHAPES = {"fashion_mnist": (1, 28, 28, 10), "mnist": (1, 28, 28, 10), "cifar10": (3, 32, 32, 10)}
@@ -624,24 +624,8 @@ def _summary(config: RunConfig) -> str:
     return (
         f"{impl}, lr {config.lr:g}, batch size {config.batch_size}, {config.epochs} epoch"
         f"{'s' * (config.epochs > 1)}, seed {config.seed}, {_optimizer_name(config)}, "
-        f"{LOSS_NAMES[config.loss_name]}" + "".join(_recipe(config))
+        f"{LOSS_NAMES[config.loss_name]}" + "".join(f", {part}" for part in recipe_parts(config))
     )
-
-
-def _recipe(config: RunConfig):
-    """What the run adds to d2l's plain recipe, as ', ...' parts of the summary."""
-    if config.init_std:
-        yield f", weights from N(0, {config.init_std:g}^2)"
-    if config.zero_init:
-        yield ", every weight starting at 0"
-    if config.weight_decay:
-        yield f", weight decay {config.weight_decay:g}"
-    if config.lr_schedule != "constant":
-        yield ", one-cycle lr schedule"
-    if config.label_smoothing:
-        yield f", label smoothing {config.label_smoothing:g}"
-    if config.normalize:
-        yield ", normalised inputs"
 
 
 def sections(config: RunConfig, root: str | None = None) -> list[tuple[str, str]]:

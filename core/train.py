@@ -208,6 +208,18 @@ RECIPE_LR, RECIPE_BATCH = 0.2, 128
 PLAIN = {field: getattr(RunConfig(), field) for field in RECIPE}
 
 
+def recipe_parts(config: RunConfig) -> list[str]:
+    """What a run adds to d2l's plain recipe beside its optimizer, in a few words each ("weight decay 0.0005"):
+    the exported script's summary and the class board's recipe column say the same."""
+    parts = [f"weights from N(0, {config.init_std:g}^2)"] if config.init_std else []
+    parts += ["every weight starting at 0"] if config.zero_init else []
+    parts += [f"weight decay {config.weight_decay:g}"] if config.weight_decay else []
+    parts += ["one-cycle lr schedule"] if config.lr_schedule != "constant" else []
+    parts += [f"label smoothing {config.label_smoothing:g}"] if config.label_smoothing else []
+    parts += ["normalised inputs"] if config.normalize else []
+    return parts
+
+
 @dataclass(frozen=True)
 class Started:
     device: str  # what was used, e.g. "cpu" or "cuda:0"

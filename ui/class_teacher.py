@@ -31,9 +31,8 @@ def teacher_tools(me: str, taught: Lesson) -> None:
                 on_click=cls.act,
                 args=(room.set_challenge, me, code, None),
             )
-        board = room.board(code)
-        names = [name for name, _ in board.names] if board else []
-        hidden = {name for name, h in board.names if h} if board else set()
+        members = room.names(code)  # not the board: reading it copies the new runs in, work the board does
+        names, hidden = [name for name, _ in members], {name for name, h in members if h}
         chosen = st.selectbox(
             "A student's name", names, key="class-name", index=None, placeholder="Choose a name to hide or show"
         )
