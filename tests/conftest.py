@@ -1,5 +1,6 @@
-"""Shared fixtures: Fashion-MNIST loaded once per session, small slices of it for quick runs, and Chromium; and the
-fast tier (`pytest -m fast`): the teaching code's own tests, in about 20 s, for a developer's loop."""
+"""Shared fixtures: Fashion-MNIST loaded once per session, small slices of it for quick runs, Chromium, one live
+server and one trainer; and the tiers: `pytest -m fast`, the teaching code's own tests for a developer's loop,
+and `pytest -m "not slow"`, a test or more of every module without the browser, servers, cluster and long runs."""
 
 from __future__ import annotations
 
@@ -33,9 +34,18 @@ FAST = {"test_ops.py", "test_models.py", "test_train.py", "test_foundations.py",
 FAST |= {"test_linear_surface.py"}
 
 
+# what makes a test slow (seconds or more each): a real browser, a server, a Ray cluster, a trainer of its own,
+# PostgreSQL, or d2l's 10-epoch runs; other slow tests carry @pytest.mark.slow themselves
+SLOW_FIXTURES = {"browser", "camera_browser", "live_server", "cli_cluster", "one_trainer", "d2l_run", "postgres"}
+
+
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
-        if item.path.name in FAST:
+        slow = item.get_closest_marker("slow") is not None or item.get_closest_marker("browser") is not None
+        slow = slow or bool(SLOW_FIXTURES & set(item.fixturenames)) or "[postgresql" in item.name
+        if slow and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+        if item.path.name in FAST and not slow:
             item.add_marker(pytest.mark.fast)
 
 

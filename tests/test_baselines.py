@@ -125,6 +125,7 @@ def test_the_mlp_beats_softmax_regression_by_a_point(d2l_run):
     assert 0.80 < softmax[-1] < 0.85 and 0.82 < mlp[-1] < 0.87
 
 
+@pytest.mark.slow
 def test_the_ladder_climbs_to_the_resnet(fashion):
     """Each rung of the issue's ladder beats the one below, the ResNet on top (issue 11): 2 epochs a rung (the
     ResNet 1, on a CPU) on the first 30,000 training images, every rung scored on all 10,000 validation images.

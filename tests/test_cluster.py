@@ -22,6 +22,8 @@ from test_jobs import LONG, SHORT, wait_until
 from core import trainers
 from core.jobs import Scheduler
 
+pytestmark = pytest.mark.slow  # a Ray cluster of its own in every test
+
 
 def stop_all(jobs: list, scheduler: Scheduler) -> None:
     for job in jobs:

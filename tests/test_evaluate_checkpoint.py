@@ -257,6 +257,7 @@ def crafted(**changes) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_a_small_crafted_checkpoint_is_refused_before_anything_is_allocated(tmp_path):
     """The issue's 1.5 KB file took the server from 1.7 to 6.2 GB. Loaded in a fresh process: its peak memory."""
     blob = crafted()

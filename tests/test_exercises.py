@@ -115,6 +115,7 @@ def test_the_softmax_and_cross_entropy_from_their_definitions_break_where_the_st
     assert high["cross_entropy"] == pytest.approx(300.0)  # -log_softmax of the true class: 2 - (-1) = 3, x 100
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("fashion_available")
 def test_the_overfitting_setting_overfits_on_real_fashion_mnist_and_fewer_epochs_is_a_remedy(fashion):
     """3.7.2 and 4.5.3, as set up (the MLP on 200 images): the validation loss climbs 10% above its lowest while the

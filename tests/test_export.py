@@ -119,6 +119,7 @@ def script_output(config: RunConfig, tmp_path) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_the_script_offline_without_the_dataset_says_so_in_a_sentence(tmp_path):
     """Issue 20: run in a fresh folder without network it ended in torchvision's 'RuntimeError: Error downloading'."""
     config = RunConfig(model="softmax", epochs=1)
@@ -150,6 +151,7 @@ def epoch_lines(stdout: str) -> list[dict[str, float]]:
     ],
     ids=["d2l", "post-init", "recipe-concise", "recipe-scratch"],
 )
+@pytest.mark.slow
 def test_the_softmax_script_runs_and_matches_the_dashboard(config, fashion, tmp_path):
     epochs = epoch_lines(script_output(config, tmp_path))
     assert len(epochs) == 2
@@ -161,6 +163,7 @@ def test_the_softmax_script_runs_and_matches_the_dashboard(config, fashion, tmp_
     assert epochs[-1]["val accuracy"] > (0.15 if config.init_std else 0.7)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("implementation", ["concise", "scratch"])
 def test_the_linear_regression_script_runs_and_learns_what_the_dashboard_learns(implementation, tmp_path):
     config = RunConfig(

@@ -59,6 +59,7 @@ def test_page_shows_the_pixel_baseline():
     assert not at.button(key="train").disabled and at.button(key="stop").disabled
 
 
+@pytest.mark.slow
 def test_train_the_ladder_places_every_rung():
     at = page(dataset="fashion_mnist", epochs=1, subset=2000)
     at.button(key="train").click().run()

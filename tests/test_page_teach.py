@@ -77,6 +77,7 @@ def test_classes_are_renamed_added_and_refused_a_taken_name():
     assert "bird (0)" in [t.label for t in at.tabs]
 
 
+@pytest.mark.slow
 def test_teach_it_trains_a_head_in_seconds_then_from_scratch_beside_it():
     at = session()
     owner = own(at)
@@ -119,6 +120,7 @@ def test_teach_it_trains_a_head_in_seconds_then_from_scratch_beside_it():
     assert {taught.label, scratch.label} <= {trace["name"] for trace in figure["data"]}
 
 
+@pytest.mark.slow
 def test_augmentation_adds_views_of_the_training_photos_only():
     at = session()
     owner = own(at)

@@ -92,6 +92,7 @@ def test_every_training_page_has_the_tools(name):
     assert at.button(key="lr-finder").label == "Find a learning rate"
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_a_slow_sweep_shows_that_it_runs_and_can_be_stopped():
     """A ResNet's sweep outlasts the click: the page says it sweeps, stays usable, and Stop ends the sweep."""

@@ -213,6 +213,7 @@ def test_mlp_trains_and_shows_curve_and_mistakes(two_runs):
     assert_results(at, mlp, ["Mistakes", "Confusion matrix", "Per-class accuracy"])
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_resnet_trains_on_a_subset_and_shows_its_mistakes():
     at = open_page(session(), "resnet")

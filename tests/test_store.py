@@ -353,6 +353,7 @@ print("AFTER", store.problem, [r.label for r in store.runs("a" * 32)], flush=Tru
 """
 
 
+@pytest.mark.slow
 def test_a_store_made_immutable_under_a_running_server_is_a_sentence_not_a_crash(tmp_path):
     """Issue 21: `chattr +i` on the store's files under a running server killed it ("Fatal Python error: Bus
     error" in SQLite: WAL's index is a memory-mapped file). In its own process, as a SIGBUS would end pytest."""

@@ -138,6 +138,7 @@ def test_a_class_holds_at_most_its_limit(store, backbone, monkeypatch):
     assert added == 4 and "at most 4" in refused[0]
 
 
+@pytest.mark.slow
 def test_the_taught_model_answers_its_photos_and_its_checkpoint_answers_the_same(taught, backbone, tmp_path):
     album, run = taught
     assert run.outcome.status == "completed" and run.last_eval.val_acc == 1.0

@@ -481,6 +481,7 @@ def test_the_twins_train_alike_with_the_recipe(small):
     assert scratch.last_eval.val_acc > 0.7
 
 
+@pytest.mark.slow
 def test_the_cpu_stays_float32_unless_bfloat16_is_on(tiny, small, monkeypatch):
     """bfloat16 autocast speeds up a GPU, and a CPU with bfloat16 instructions (issue 24); with DASHBOARD_CPU_BF16=0
     (the tests' setting, tests/conftest.py) the CPU computes in float32, exactly as the tests compare."""
