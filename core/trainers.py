@@ -118,6 +118,11 @@ def request(trainer_kind: str) -> dict:
 def why_lost(err: Exception, node: str | None) -> str:
     """A dead trainer's sentence: its machine lost (its `node` gone, or Ray saying so before the cluster has
     noticed), or its process ended (out of memory, killed)."""
+    if isinstance(err, ray.exceptions.ObjectStoreFullError | ray.exceptions.OutOfDiskError):
+        return (
+            "Training could not start: the run's data did not fit in Ray's object store, and the disk is too full "
+            "(over 95%) for Ray to spill it there. Free some disk space on the server, then train again."
+        )
     ended = "Training failed: the training process ended unexpectedly (out of memory, or killed)."
     if address() is None:  # our own Ray on this one machine: its node cannot leave a cluster; the process died
         return f"{ended} Train again: a new trainer takes it."

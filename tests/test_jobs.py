@@ -301,6 +301,16 @@ def test_turns_go_between_browsers_so_one_cannot_starve_the_class(scheduler):
     assert hog[2].state == hog[3].state == "queued"
 
 
+def test_a_disk_too_full_for_ray_to_spill_a_runs_data_is_said_as_such():
+    """CI lost runs with "the training process ended unexpectedly (out of memory, or killed)": in truth Ray's object
+    store was full and the disk over 95%, so the run's data could not be handed to the trainer."""
+    from core import trainers
+
+    full = ray.exceptions.OutOfDiskError("Local disk is full")
+    message = trainers.why_lost(full, None)
+    assert "disk is too full" in message and "Free some disk space" in message and "ended unexpectedly" not in message
+
+
 def test_a_killed_trainer_on_one_machine_is_not_called_a_lost_machine(monkeypatch):
     """Issue 21: a SIGKILLed trainer on a single machine said "the trainer's machine was lost (its node left the
     cluster)": Ray's words for the dead actor name its node, but our own Ray's one node cannot leave."""
