@@ -45,10 +45,10 @@ def exercises(page: str) -> None:
     page) each click redraws the whole page, so the comparison charts wait for the run's end; the expanders stay,
     with their keys, so an open one stays open."""
     items, me = of_page(page), owner()
-    training = training_now((page,))
     done = progress().of(me)
     shown = [e for e in items if e.id not in (*sum(DEMO_IDS.values(), ()), *READ_IDS)]
     runs = my_runs()
+    training = training_now((page,), runs)
     answers = {e.id: e.check(runs) for e in shown if e.check}  # first: the count below includes this run's answers
     for e in shown:
         answer = answers.get(e.id)

@@ -51,13 +51,14 @@ def train_controls(config: RunConfig | None, models: tuple[str, ...], label: str
     return run
 
 
-def page_runs(models: tuple[str, ...], user_table: bool = False) -> list:
+def page_runs(models: tuple[str, ...], user_table: bool = False, runs: list | None = None) -> list:
     """A training page's runs: this browser's runs of its models that the page made, not Teach's heads (on photo
-    features or its photos) nor the ladder's rungs (a group of their own), nor the other table page's."""
+    features or its photos) nor the ladder's rungs (a group of their own), nor the other table page's. Of `runs`
+    (`my_runs()`, when the caller has read them already), else read now."""
     photos = (datasets.PHOTO_FEATURES, datasets.PHOTOS)
     return [
         run
-        for run in my_runs()
+        for run in (my_runs() if runs is None else runs)
         if run.config.model in models
         and not run.group
         and run.config.dataset not in photos
@@ -65,9 +66,9 @@ def page_runs(models: tuple[str, ...], user_table: bool = False) -> list:
     ]
 
 
-def training_now(models: tuple[str, ...]) -> bool:
+def training_now(models: tuple[str, ...], runs: list | None = None) -> bool:
     """Whether this browser's latest run of these models trains or waits, or its Train was just pressed."""
-    latest = page_runs(models)[-1:]
+    latest = page_runs(models, runs=runs)[-1:]
     return bool(st.session_state.get("train")) or bool(latest and latest[0].state != "done")
 
 
