@@ -201,8 +201,7 @@ class Job:
                 except ray.exceptions.RayError as err:
                     # a trainer lost before it took the job (it died while idle, or its process never came up):
                     # the run has not begun, so a new trainer takes it rather than the user seeing a failure
-                    full = isinstance(err, ray.exceptions.ObjectStoreFullError | ray.exceptions.OutOfDiskError)
-                    if self.node is not None or attempt or full or self.cancel.is_set():
+                    if self.node is not None or attempt or trainers.no_room(err) or self.cancel.is_set():
                         raise
                     print(f"job {self.id}: its trainer was lost before it began ({err}); a new one takes it")
                     with contextlib.suppress(Exception):

@@ -115,10 +115,16 @@ def request(trainer_kind: str) -> dict:
     return GPU_REQUEST if trainer_kind == "gpu" else CPU_REQUEST
 
 
+def no_room(err: Exception) -> bool:
+    """Whether Ray could not store a run's data (its object store full, and the disk too full to spill to): no
+    trainer died, and another trainer would fare no better."""
+    return isinstance(err, ray.exceptions.ObjectStoreFullError | ray.exceptions.OutOfDiskError)
+
+
 def why_lost(err: Exception, node: str | None) -> str:
     """A dead trainer's sentence: its machine lost (its `node` gone, or Ray saying so before the cluster has
-    noticed), or its process ended (out of memory, killed)."""
-    if isinstance(err, ray.exceptions.ObjectStoreFullError | ray.exceptions.OutOfDiskError):
+    noticed), or its process ended (out of memory, killed); or no room for the run's data (`no_room`)."""
+    if no_room(err):
         return (
             "Training could not start: the run's data did not fit in Ray's object store, and the disk is too full "
             "(over 95%) for Ray to spill it there. Free some disk space on the server, then train again."

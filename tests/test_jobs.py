@@ -194,8 +194,6 @@ def test_a_training_process_that_dies_fails_its_job_and_the_next_job_trains(sche
 
 
 def _dead(trainer) -> bool:
-    import ray
-
     try:
         ray.get(trainer.ready.remote(), timeout=5)
     except ray.exceptions.RayError:

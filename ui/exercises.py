@@ -74,10 +74,11 @@ def exercise(e: Exercise, answer, done: dict, charts: bool = True) -> None:
             row = st.container(horizontal=True, vertical_alignment="center")
             row.button("Set it up", key=f"setup-{e.id}", on_click=_set_up, args=(e,))
             row.caption(f"or share the link `{link(e)}`; then press **Train**.")
-        if answer is not None and len(answer.points) >= 2 and charts:  # one point compares nothing
-            st.plotly_chart(comparison(e, answer.points), key=f"points-{e.id}")
-        elif answer is not None and len(answer.points) >= 2:
-            st.caption("The comparison of your runs is drawn again once this run ends.")
+        if answer is not None and len(answer.points) >= 2:  # one point compares nothing
+            if charts:
+                st.plotly_chart(comparison(e, answer.points), key=f"points-{e.id}")
+            else:
+                st.caption("The comparison of your runs is drawn again once this run ends.")
         if e.id in done:
             st.success(f"Answered by your runs. {md(answer.evidence if answer and answer.done else done[e.id])}")
             st.markdown(e.explanation)
