@@ -1,8 +1,8 @@
-"""The dashboard's entry point: `streamlit run streamlit_app.py`. It only lists the pages and runs one."""
+"""The dashboard's entry point: `streamlit run streamlit_app.py`. It only lists the pages and runs the chosen one."""
 
 import streamlit as st
 
-from ui import links
+from ui import links, navigation
 
 st.set_page_config(page_title="Deep learning, live", layout="wide")
 pages = {
@@ -28,4 +28,4 @@ pages = {
     ],
 }
 links.watch_ignored_links()  # from the first session on: Streamlit ignores a link of over 1,000 settings
-st.navigation(pages).run()
+navigation.navigate(pages)  # the sidebar's links; on a phone a menu above the page

@@ -158,6 +158,14 @@ MORE_PAGES = {
 }
 NAVIGATION = ["Home", "Foundations", "Data preparation", "Linear regression", "Softmax regression", "MLP", "ResNet"]
 NAVIGATION += ["Teach your own", "Cat, dog or neither?", "Compare runs", "Baseline ladder", "Class"]
+# a phone as playwright describes it (Pixel 7: 412x839, touch, a mobile Chrome's User-Agent)
+PHONE = {
+    "viewport": {"width": 412, "height": 839},
+    "user_agent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+    "is_mobile": True,
+    "has_touch": True,
+}
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +203,40 @@ def test_a_deep_link_is_the_first_visit_of_a_fresh_server(browser, fresh_servers
         stop_server(proc)  # once visited it trains: it goes before the next one starts its trainers
     assert links == NAVIGATION, links
     assert exceptions == 0
+
+
+def test_on_a_phone_the_settings_open_first_and_the_pages_are_a_menu_above_the_page(server, browser):
+    """On a phone the sidebar is a drawer over the page: the learning rate is in its first screen, not under the
+    12 page links, which are a menu above the page that closes once a page is chosen. (Issue 20, item 10.)"""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{server}/softmax?lr=0.3")
+    expect(page.get_by_role("heading", name="Softmax regression")).to_be_visible(timeout=60_000)
+    page.get_by_test_id("stExpandSidebarButton").click()
+    lr = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text="Learning rate")
+    expect(lr).to_be_in_viewport()
+    assert slider_value(page, "Learning rate") == "0.3"
+    assert page.get_by_test_id("stSidebarNav").count() == 0
+    page.screenshot(path=ARTIFACTS / "phone-softmax-settings.png")
+
+    page.get_by_test_id("stSidebarCollapseButton").click()
+    page.get_by_role("button", name="Pages: Softmax regression").click()
+    menu = page.get_by_test_id("stPopoverBody")
+    expect(menu.get_by_role("link", name="Home")).to_be_visible()
+    assert menu.get_by_role("link").all_inner_texts() == NAVIGATION
+    page.screenshot(path=ARTIFACTS / "phone-pages-menu.png")
+    require(AXE.exists(), f"{AXE} is missing; WANT_BROWSER=1 bash .ci/setup fetches axe-core with npm")
+    page.add_script_tag(path=str(AXE))  # the menu open, which the audit of every page at 1280x720 does not see
+    found = page.evaluate(AUDIT, WCAG_AA)
+    assert not [v for v in found if STREAMLITS.get(v["rule"]) not in v["inside"]], found
+    menu.get_by_role("link", name="MLP", exact=True).click()
+    expect(page.get_by_role("heading", name="Multilayer perceptron")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Pages: MLP")).to_be_visible()
+    expect(page.get_by_role("link", name="Home")).to_have_count(0)  # the chosen page's menu starts closed
+    assert page.get_by_test_id("stException").count() == 0
+    context.close()
 
 
 def test_photos_dropped_on_the_uploader_get_their_verdicts(server, page, tmp_path):
