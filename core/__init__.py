@@ -11,7 +11,8 @@ pages, and `core.photos` with `core.models.pretrained` answer "cat, dog or neith
 for the pages, and `core.run_files` writes as CSV and TensorBoard files; `core.transfer` (frozen
 EfficientNet-Lite0 features), `core.album` (a browser's photos by class) and `core.heatmaps` (captum's
 Grad-CAM and saliency) serve Teach your own; `core.classroom` keeps a class (its join code, members, challenge and
-board of finished runs) in the same store. Comments saying
+board of finished runs) in the same store, and `core.exercises` lists the chapters' exercises that the pages answer.
+`core.settings` reads and checks every `DASHBOARD_*` variable. Comments saying
 "seed 000" ... "seed 004" point at the source tutorials in ../shared/seeds/ (000: a student's book,
 whose exam-score data and cat/dog goal we reproduce; 004: the blog post "MNIST from scratch" and its
 ladder).

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import functools
 import gzip
-import os
 import shutil
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+
+from core import settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -32,7 +33,7 @@ class DatasetUnavailable(RuntimeError):
 
 def data_dir() -> Path:
     """The one folder that holds every downloaded or imported dataset."""
-    return Path(os.environ.get("DASHBOARD_DATA") or PROJECT_DIR / "data")
+    return settings.value("DASHBOARD_DATA") or PROJECT_DIR / "data"
 
 
 @dataclass(frozen=True)

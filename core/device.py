@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from pathlib import Path
 
 import torch
+
+from core import settings
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -58,10 +59,8 @@ def cpu_bf16() -> bool:
     """Whether convolutional models train on the CPU in bfloat16: DASHBOARD_CPU_BF16=1 or 0 says; by default, where
     the CPU has the instructions (AVX-512 BF16, AMX). Measured by bench/bench_precision.py on a 2-core machine with
     AVX-512 BF16: the ResNet page's default run 1.4-2.0x faster, its final accuracy the same (88.77% both)."""
-    setting = os.environ.get("DASHBOARD_CPU_BF16", "").strip()
-    if setting in ("0", "1"):
-        return setting == "1"
-    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    chosen = settings.value("DASHBOARD_CPU_BF16")
+    return chosen if chosen is not None else bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 @functools.cache

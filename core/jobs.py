@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import ray
 import torch
 
-from core import trainers
+from core import settings, trainers
 from core.lr_finder import Sweep
 from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started, start
 
@@ -37,24 +37,12 @@ _numbers = itertools.count(1)  # a job's number on its trainer, for a cancel tha
 
 def default_max_running() -> int:
     """One training at once per two cores (at least one), overridable by DASHBOARD_MAX_TRAININGS."""
-    configured = os.environ.get("DASHBOARD_MAX_TRAININGS", "")
-    if configured.isdecimal() and int(configured) > 0:
-        return int(configured)
-    return max(1, (os.cpu_count() or 2) // 2)
+    return settings.value("DASHBOARD_MAX_TRAININGS") or max(1, (os.cpu_count() or 2) // 2)
 
 
 def threads_setting() -> tuple[int | None, str | None]:
     """DASHBOARD_TRAIN_THREADS: (its count, None), (None, None) when unset, or (None, why it is refused)."""
-    configured = os.environ.get("DASHBOARD_TRAIN_THREADS", "").strip()
-    if not configured:
-        return None, None
-    cores = os.cpu_count() or 1
-    if configured.isdecimal() and 0 < int(configured) <= cores:
-        return int(configured), None
-    return None, (
-        f"DASHBOARD_TRAIN_THREADS={configured!r} is refused: it must be a whole number from 1 to {cores} (this "
-        "machine's cores). The trainers use the default instead."
-    )
+    return settings.value("DASHBOARD_TRAIN_THREADS"), settings.refusal("DASHBOARD_TRAIN_THREADS")
 
 
 def default_threads(max_running: int) -> int:
@@ -293,9 +281,9 @@ class Scheduler:
     def __init__(self, max_running: int | None = None):
         self.cluster = trainers.address() is not None
         trainers.start_ray()  # Ray comes up in the background: the first page need not wait for it
-        fixed = max_running or not self.cluster or "DASHBOARD_MAX_TRAININGS" in os.environ
+        fixed = max_running or not self.cluster or settings.value("DASHBOARD_MAX_TRAININGS") is not None
         self._fixed = (max_running or default_max_running()) if fixed else 0  # 0: the cluster's CPUs say
-        configured, self.setting_problem = threads_setting()  # the problem: shown on Home, never raised
+        configured, _ = threads_setting()  # a refused count: Home says so (settings.refusals), never raised
         # each trainer's PyTorch threads, and the CPUs it asks Ray for; a cluster's trainers take one unless told
         self.threads = default_threads(self._fixed) if not self.cluster else configured or 1
         # a lone run takes every core, on this machine's own Ray, unless DASHBOARD_TRAIN_THREADS fixes the count

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import re
 import secrets
 import threading
@@ -28,7 +27,7 @@ from functools import cached_property
 
 import torch
 
-from core import checkpoint, datasets
+from core import checkpoint, datasets, settings
 from core.jobs import Job, Scheduler
 from core.lr_finder import Sweep
 from core.store import Store, StoredRow, StoreError
@@ -48,10 +47,7 @@ def next_label(name: str, runs) -> str:
 
 def grace_seconds() -> float:
     """GRACE, or DASHBOARD_GRACE_S (seconds, at least 1): how long a browser may have no page open."""
-    try:
-        return max(1.0, float(os.environ.get("DASHBOARD_GRACE_S", GRACE)))
-    except ValueError:
-        return GRACE
+    return settings.value("DASHBOARD_GRACE_S", GRACE)
 
 
 class RunBook:

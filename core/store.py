@@ -56,7 +56,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError,
 from sqlalchemy.exc import TimeoutError as TimeoutError_
 from sqlalchemy.pool import StaticPool
 
-from core import datasets
+from core import datasets, settings
 
 SCHEMA_VERSION = 1
 FLUSH_SECONDS = 0.5  # a batch of writes at most this often: a page polls at 2 Hz, so it sees them at once
@@ -149,12 +149,11 @@ def _alive(pid: int) -> bool:
 
 
 def default_url() -> str:
-    return os.environ.get("DASHBOARD_DB") or f"sqlite:///{datasets.data_dir() / 'runs.db'}"
+    return settings.value("DASHBOARD_DB") or f"sqlite:///{datasets.data_dir() / 'runs.db'}"
 
 
 def max_runs() -> int:
-    configured = os.environ.get("DASHBOARD_MAX_RUNS", "")
-    return int(configured) if configured.isdecimal() and int(configured) > 0 else MAX_RUNS
+    return settings.value("DASHBOARD_MAX_RUNS", MAX_RUNS)
 
 
 def guarded(default):

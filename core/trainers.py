@@ -25,7 +25,7 @@ from pathlib import Path
 import ray
 import torch
 
-from core import datasets
+from core import datasets, settings
 from core.device import resolve_device
 from core.lr_finder import find_lr
 from core.train import ConfigError, Finished, Progress, RunConfig, fit, start
@@ -44,7 +44,7 @@ _state: dict = {}  # "ready": set once Ray is up (or failed to start), "failed":
 
 
 def address() -> str | None:
-    return os.environ.get(ADDRESS_VARIABLE) or None
+    return settings.value(ADDRESS_VARIABLE) or None
 
 
 def start_ray() -> threading.Event:

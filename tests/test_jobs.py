@@ -352,4 +352,4 @@ def test_a_thread_count_that_makes_no_sense_is_refused_in_a_sentence(monkeypatch
     monkeypatch.setenv("DASHBOARD_TRAIN_THREADS", "1")
     assert threads_setting() == (1, None)
     sched = Scheduler(max_running=1)
-    assert sched.threads == 1 and not sched.adapt and sched.setting_problem is None
+    assert sched.threads == 1 and not sched.adapt

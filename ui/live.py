@@ -9,14 +9,13 @@ numbers come from `core`, live or from the run store.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core import datasets
+from core import datasets, settings
 from core.runs import next_label
 from core.train import RunConfig
 from ui.classroom import challenge_note
@@ -82,8 +81,7 @@ def explanation(models: tuple[str, ...]):
 
 def max_waiting() -> int:
     """How many runs one browser may have waiting for a trainer (DASHBOARD_MAX_WAITING; a ladder queues 7)."""
-    configured = os.environ.get("DASHBOARD_MAX_WAITING", "")
-    return int(configured) if configured.isdecimal() and int(configured) > 0 else MAX_WAITING
+    return settings.value("DASHBOARD_MAX_WAITING", MAX_WAITING)
 
 
 def room_to_queue(n: int = 1) -> bool:

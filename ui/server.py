@@ -11,13 +11,14 @@ any page of theirs is. `my_runs` is what the pages draw: the owner's runs, live 
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import datasets
+from core import datasets, settings
 from core.device import describe, resolve_device
 from core.jobs import Scheduler
 from core.runs import RunBook
@@ -32,6 +33,8 @@ COOKIE_DAYS = 400  # the longest a browser keeps a cookie; each visit renews it
 def scheduler() -> Scheduler:
     """The server's trainers, started at once in the background (Ray, then each trainer importing PyTorch and
     loading Fashion-MNIST): the first page does not wait for them, and the first Train rarely does."""
+    for refusal in settings.refusals():  # once per server, in its log; Home shows them to every visitor
+        logging.getLogger(__name__).warning(refusal)
     trainers = Scheduler()
     preload = ("fashion_mnist",) if datasets.status("fashion_mnist").available else ()
     threading.Thread(target=trainers.warm_up, args=(preload,), name="warm-up", daemon=True).start()
