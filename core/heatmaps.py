@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 
 from core.models import bare
-from core.models.pretrained import fold_imagenet
+from core.models.pretrained import efficientnet_head, fold_imagenet
 from core.models.resnet import ResNet
 from core.transfer import Taught
 
@@ -41,7 +41,7 @@ def last_conv_layer(model: nn.Module) -> nn.Module | None:
     if isinstance(net, Taught):
         return net.backbone.last_conv
     if isinstance(net, Folded):
-        return net.net._conv_head if hasattr(net.net, "_conv_head") else getattr(net.net, "layer4", None)
+        return efficientnet_head(net.net) or getattr(net.net, "layer4", None)
     if isinstance(net, ResNet):
         return getattr(net, f"layer{net.num_stages}")  # its last residual block's output, after the ReLU
     if hasattr(net, "layer4"):  # torchvision's ResNet-18

@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms as T
 
-from core.models.pretrained import _central_square
+from core.models.pretrained import central_square, efficientnet_head
 
 BACKBONE = "efficientnet_lite0"
 SIDE, CROP = 256, 224  # each photo is kept as its 256x256 centre square; the network sees its central 224x224
@@ -56,12 +56,12 @@ class Backbone(nn.Module):
     @property
     def last_conv(self) -> nn.Module:
         """The 1x1 convolution to 1280 channels, on the 7x7 grid: where Grad-CAM looks."""
-        return self.net._conv_head
+        return efficientnet_head(self.net)
 
 
 def shrink(img: Image.Image) -> Image.Image:
     """A photo's centre square at 256x256: all the network ever sees of it, made once when it arrives."""
-    return T.Resize(SIDE, antialias=True)(_central_square(img.convert("RGB")))
+    return T.Resize(SIDE, antialias=True)(central_square(img.convert("RGB")))
 
 
 def seen(img: Image.Image) -> Image.Image:

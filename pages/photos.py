@@ -88,7 +88,7 @@ for start in range(0, len(photos), PER_ROW):
             if looked:  # the two heatmaps side by side: the pretrained verdict's, and the taught model's
                 left, right = st.columns(2) if mine is not None and own.taught else (st.container(), None)
                 with left:
-                    X = classifier(name).preprocess(pretrained._central_square(photo.image))[None]
+                    X = classifier(name).preprocess(pretrained.central_square(photo.image))[None]
                     model = Folded(heat_net(name))
                     where_looked(
                         f"{file_id}-{name}", model, X, pretrained.LABELS, verdict.label, photo.image, "Pretrained"

@@ -16,6 +16,7 @@ from core.models import (
     SoftmaxRegression,
     SoftmaxRegressionScratch,
     build_model,
+    has_batch_norm,
     resnet18_torchvision,
     resnet_concise,
 )
@@ -178,3 +179,11 @@ def test_class_weight_images_put_a_zero_weight_at_mid_grey_on_one_scale():
     assert torch.allclose(images[0], torch.ones(2, 2))  # the largest weight of all is white
     # channels averaged: -1/3 on the scale of 2 -> 0.5 - 1/12, darker than mid-grey but not black
     assert torch.allclose(images[1], torch.full((2, 2), 0.5 - 1 / 12))
+
+
+def test_batch_norm_is_seen_where_it_is_so_a_last_batch_of_one_is_dropped():
+    """train.fit drops a ragged last batch only for models with batch norm (a batch of one has no variance)."""
+    assert has_batch_norm(ResNet(1, 10, widths=(8, 16), blocks=(1, 1)))
+    assert has_batch_norm(resnet18_torchvision(1, 10))
+    assert not has_batch_norm(MLP(784, 10, num_hiddens=16))
+    assert not has_batch_norm(SoftmaxRegression(784, 10))

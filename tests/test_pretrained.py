@@ -174,3 +174,13 @@ def test_a_drop_is_summed_up_in_one_line():
     assert tally([Verdict("dog", 0.1, 0.8, 0.1, ())]) == "1 dog" and tally([]) == "No photos"
     # a taught model's answers, in its classes' order; an unread photo has none
     assert count_answers(["dog", "kitten", None, "dog"], ["kitten", "dog", "neither"]) == "kitten 1, dog 2"
+
+
+def test_the_one_reach_into_efficientnet_finds_its_last_convolution(clf):
+    """Grad-CAM on Teach and the photo page looks at EfficientNet-Lite's last convolution, which the package names
+    only privately: if it renames or reshapes it, this fails, not a heatmap in front of a class."""
+    from core.models.pretrained import efficientnet_head
+
+    head = efficientnet_head(clf.net)
+    assert isinstance(head, torch.nn.Conv2d) and (head.out_channels, head.kernel_size) == (1280, (1, 1))
+    assert efficientnet_head(torch.nn.Linear(2, 2)) is None

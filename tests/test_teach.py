@@ -54,7 +54,7 @@ def taught(tmp_path_factory, backbone):
 def test_features_are_what_the_photo_page_feeds_the_network(clf, backbone):
     img = chelsea()
     # the photo page's input (pretrained.classify_batch) is exactly the one the album's features come from
-    assert torch.equal(transfer.to_input(img), clf.preprocess(pretrained._central_square(img)))
+    assert torch.equal(transfer.to_input(img), clf.preprocess(pretrained.central_square(img)))
     square = transfer.shrink(img)
     assert square.size == (256, 256)
     one = transfer.embed(backbone, [square])

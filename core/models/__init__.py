@@ -57,7 +57,8 @@ def bare(model: nn.Module) -> nn.Module:
 
 
 def has_batch_norm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)  # torch's public ones, not _BatchNorm
+    return any(isinstance(m, norms) for m in model.modules())
 
 
 def build_model(

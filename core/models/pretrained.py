@@ -137,7 +137,15 @@ def load_classifier(name: str = "efficientnet_lite0") -> Classifier:
     return clf
 
 
-def _central_square(img: Image.Image) -> Image.Image:
+def efficientnet_head(net: nn.Module) -> nn.Module | None:
+    """EfficientNet-Lite's last convolution (1x1, to 1280 channels, on the 7x7 grid), where Grad-CAM looks; None
+    for another network. The package names it only privately (`_conv_head`) and offers no public way to it: this
+    is the dashboard's one reach into its insides, and tests/test_pretrained.py fails when the package moves it."""
+    head = getattr(net, "_conv_head", None)
+    return head if isinstance(head, nn.Conv2d) else None
+
+
+def central_square(img: Image.Image) -> Image.Image:
     """The models see only the centre (resize the short side, centre crop); cutting it out first keeps a
     40000x1 panorama from being resized to 256 pixels high and 10 million wide."""
     side = min(img.size)
@@ -149,7 +157,7 @@ def classify_batch(clf: Classifier, images: Sequence[Image.Image], threshold: fl
     """One verdict per image, computed as one batch."""
     if not images:
         return []
-    X = torch.stack([clf.preprocess(_central_square(img.convert("RGB"))) for img in images])  # (n, 3, 224, 224)
+    X = torch.stack([clf.preprocess(central_square(img.convert("RGB"))) for img in images])  # (n, 3, 224, 224)
     X = X.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         probs = clf.net(X).softmax(dim=-1)  # (n, 1000)
