@@ -49,7 +49,7 @@ def default_threads(max_running: int) -> int:
     """PyTorch threads per training when several share the machine: the cores left once one is kept for the
     server (its pages, their redraws), shared among the trainings; DASHBOARD_TRAIN_THREADS fixes it. On 2 cores
     that is 1: two threads whose core is also drawing pages for a class wait on each other at every op. A run
-    alone with nothing waiting takes every core instead (`Scheduler._share_cores`)."""
+    alone with nothing waiting takes every core instead (`Scheduler.share_cores`)."""
     fixed, _ = threads_setting()
     return fixed or max(1, ((os.cpu_count() or 2) - 1) // max_running)
 
@@ -101,7 +101,7 @@ class Job:
         self._data = data
         self.kind = trainers.kind(config)  # "cpu" or "gpu": the trainer it needs, and the queue it waits in
         self.node: str | None = None  # the Ray node its trainer runs on, once it runs
-        self._trainer = None  # the trainer's actor handle, while it trains
+        self.trainer = None  # the trainer's actor handle, while it trains
         self.threads = 0  # a CPU job's PyTorch threads, set by the scheduler when it starts and as the load changes
         self.alone = False  # whether it trains alone, with every core
         self._number = 0  # its number on that trainer
@@ -148,7 +148,7 @@ class Job:
         history = self.history
         return history[-1].seconds_left if history else None
 
-    def _fail(self, message: str, settings: bool = False) -> None:
+    def fail(self, message: str, settings: bool = False) -> None:
         """Record why the job ended without a result: its settings (`message` says what is allowed), or a crash."""
         if self.task == "find_lr":
             self.error = f"The sweep could not run: {message}"
@@ -157,18 +157,22 @@ class Job:
 
     def stop(self) -> None:
         self.cancel.set()
-        trainer, number = self._trainer, self._number
+        trainer, number = self.trainer, self._number
         if trainer is not None:
             with contextlib.suppress(ray.exceptions.RayError):  # a dead trainer has nothing left to stop
                 trainer.cancel.remote(number)  # the trainer stops between two steps
-        self.scheduler._wake()  # a queued job leaves the queue now, not at the next poll
+        self.scheduler.wake()  # a queued job leaves the queue now, not at the next poll
+
+    def begin(self) -> None:
+        """Start the job's thread, which waits for its turn and a trainer (the scheduler calls it once)."""
+        self._thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     def _work(self) -> None:
-        if not self.scheduler._acquire(self):
+        if not self.scheduler.acquire(self):
             if self.error is None:
                 self.outcome = Finished("cancelled", "Stopped before it started.", 0, 0.0)
             self.progressed.set()
@@ -182,7 +186,7 @@ class Job:
                 self.run = replace(mirror, config=self.config)
             data = None if self._data is None else self._data.to("cpu").compact()  # what Ray ships to the trainer
             for attempt in range(2):
-                trainer = self.scheduler._take_trainer(self.kind)
+                trainer = self.scheduler.take_trainer(self.kind)
                 try:
                     self._hand_to(trainer, data)
                     break
@@ -197,19 +201,19 @@ class Job:
             # its stream ended: ready for the next job; a GPU trainer is let go, so a GPU never idles in one server
             reusable = self.kind == "cpu"
         except ConfigError as err:
-            self._fail(str(err), settings=True)
+            self.fail(str(err), settings=True)
         except ray.exceptions.RayError as err:  # the trainer died, or its machine left the cluster
             self.error = trainers.why_lost(err, self.node)
         except Exception as err:  # shown on the page; the server and the other users go on
-            self._fail(f"{type(err).__name__}: {err}")
+            self.fail(f"{type(err).__name__}: {err}")
             traceback.print_exc()
         finally:
             self.progressed.set()
             if self.recorder is not None:
                 self.recorder.ended(self)
             self._data = None
-            self._trainer = None
-            self.scheduler._release(self, trainer if reusable else None)
+            self.trainer = None
+            self.scheduler.release(self, trainer if reusable else None)
             if trainer is not None and not reusable:
                 with contextlib.suppress(Exception):
                     ray.kill(trainer)
@@ -221,8 +225,8 @@ class Job:
         stream = trainer.work.options(num_returns="streaming").remote(
             self._number, self.task, self.config, data, self.options, threads
         )
-        self._trainer = trainer
-        self.scheduler._share_cores()  # it may have been given its threads while another job still held them
+        self.trainer = trainer
+        self.scheduler.share_cores()  # it may have been given its threads while another job still held them
         if self.cancel.is_set():  # stopped while the trainer was being handed the job
             trainer.cancel.remote(self._number)
         self._follow(stream)
@@ -243,9 +247,9 @@ class Job:
             elif kind == "sweep":
                 self.sweep = payload
             elif kind == "config":
-                self._fail(payload, settings=True)
+                self.fail(payload, settings=True)
             elif kind == "error":
-                self._fail(payload)
+                self.fail(payload)
             elif isinstance(payload, Started):
                 self.started = payload
             elif isinstance(payload, Progress):
@@ -359,11 +363,11 @@ class Scheduler:
         job = Job(config, self, data, label, task, options, **record)
         with self._cond:
             self._queue.append(job)
-        self._share_cores()  # a lone run gives back the cores it had alone
-        job._thread.start()
+        self.share_cores()  # a lone run gives back the cores it had alone
+        job.begin()
         return job
 
-    def _share_cores(self) -> None:
+    def share_cores(self) -> None:
         """Each running CPU job's threads: every core for a job that trains alone with nothing waiting (a teacher's
         laptop: the second core no longer idles), else the shared split (`self.threads`), which keeps a core for
         the server's pages. Told to a trainer that trains already; it applies it between two steps."""
@@ -375,7 +379,7 @@ class Scheduler:
             for job in changed:
                 job.threads, job.alone = wanted, alone
         for job in changed:
-            trainer = job._trainer
+            trainer = job.trainer
             if trainer is not None:
                 with contextlib.suppress(ray.exceptions.RayError):
                     trainer.set_threads.remote(wanted)
@@ -412,7 +416,7 @@ class Scheduler:
             wait = left[slot] + rounds * typical
         return QueueInfo(position, len(running), wait)
 
-    def _acquire(self, job: Job) -> bool:
+    def acquire(self, job: Job) -> bool:
         """Wait for the job's turn and a free trainer of its kind; False if it was stopped (or cannot run)."""
         while True:
             capacity = self.capacity(job.kind)  # a cluster's machines come and go: counted anew each time
@@ -427,31 +431,31 @@ class Scheduler:
             if job.cancel.is_set():
                 return False
             if capacity == 0:
-                job._fail(NO_GPU, settings=True)
+                job.fail(NO_GPU, settings=True)
                 return False
             self._running.add(job)
             self._started[job.owner] += 1  # its browser's turns so far
-        self._share_cores()
+        self.share_cores()
         return True
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         with self._cond:
             self._cond.notify_all()
 
-    def _take_trainer(self, kind: str):
+    def take_trainer(self, kind: str):
         with self._cond:
             if self._idle[kind]:
                 return self._idle[kind].pop()
         return self._new_trainer(kind)  # the first job of a kind, of a scheduler not warmed up, or after a loss
 
-    def _release(self, job: Job, trainer) -> None:
+    def release(self, job: Job, trainer) -> None:
         with self._cond:
             self._running.discard(job)
             if trainer is not None:
                 self._idle[job.kind].append(trainer)
                 self._idle_since[trainer] = time.monotonic()
             self._cond.notify_all()
-        self._share_cores()
+        self.share_cores()
 
     def _give_back_idle(self) -> None:
         """On a cluster, end the trainers idle for IDLE_SECONDS: while one is up it holds a CPU that another

@@ -176,7 +176,7 @@ def test_a_training_process_that_dies_fails_its_job_and_the_next_job_trains(sche
 
     doomed = scheduler.submit(LONG)
     wait_training(doomed)
-    trainer = doomed._trainer
+    trainer = doomed.trainer
     assert ray.get(trainer.ready.remote())[1] != os.getpid(), "training must not share the server's process"
     ray.kill(trainer)
     assert doomed.wait(10)
@@ -238,7 +238,7 @@ def test_a_learning_rate_sweep_runs_on_a_trainer_and_gives_what_find_lr_gives(sc
 def test_a_sweep_can_be_stopped_and_a_hopeless_one_is_explained(scheduler):
     slow = RunConfig(model="linear", dataset="synthetic", num_examples=200_000, batch_size=100_000)
     stopped = scheduler.submit(slow, task="find_lr", options={"num_steps": 100_000, "end_lr": 1e-3})
-    wait_until(lambda: stopped.state == "starting" and stopped._trainer is not None, what="the sweep to start")
+    wait_until(lambda: stopped.state == "starting" and stopped.trainer is not None, what="the sweep to start")
     time.sleep(0.5)
     stopped.stop()
     assert stopped.wait(30)
@@ -331,10 +331,10 @@ def test_a_run_alone_trains_on_every_core_and_shares_them_once_another_waits(sch
     wait_training(first)
     assert (first.threads, first.alone) == (cores, True)
     assert first.started.device_name == f"CPU ({cores} threads)", "the trainer trains with them"
-    wait_until(lambda: ray.get(first._trainer.threads.remote()) == cores, what="the lone run's threads")
+    wait_until(lambda: ray.get(first.trainer.threads.remote()) == cores, what="the lone run's threads")
     second = scheduler.submit(LONG, label="waits")
     assert (first.threads, first.alone) == (scheduler.threads, False)
-    wait_until(lambda: ray.get(first._trainer.threads.remote()) == scheduler.threads, what="the cores given back")
+    wait_until(lambda: ray.get(first.trainer.threads.remote()) == scheduler.threads, what="the cores given back")
     first.stop()
     wait_training(second)
     assert (second.threads, second.alone) == (cores, True), "alone again: every core"
