@@ -32,9 +32,10 @@ def _whole(low: int = 1, high: Callable[[], int] | None = None) -> Callable[[str
 
 
 def _seconds(text: str) -> float:
-    if not float(text) >= 1:  # float() refuses "abc"; `not >=` also refuses "nan"
+    seconds = float(text)  # ValueError for "abc"
+    if not seconds >= 1:  # `not >=` refuses "nan" too
         raise ValueError(text)
-    return float(text)
+    return seconds
 
 
 def _switch(text: str) -> bool:
@@ -90,29 +91,27 @@ SETTINGS = {
 }
 
 
-def raw(name: str) -> str:
-    """The variable's text, stripped; "" when unset."""
-    return os.environ.get(SETTINGS[name].name, "").strip()
+def _read(name: str) -> tuple[object, str | None]:
+    """(the variable's parsed value, None); (None, None) when unset; (None, the sentence refusing it)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None, None
+    try:
+        return SETTINGS[name].parse(text), None
+    except ValueError:
+        accepts = SETTINGS[name].accepts.replace("this machine's cores", f"{_cores()} (this machine's cores)")
+        return None, f"{name}={text!r} is refused: it must be {accepts}. The dashboard uses its default instead."
 
 
 def refusal(name: str) -> str | None:
     """The sentence that refuses the variable's value; None when it is unset or accepted."""
-    text = raw(name)
-    if not text:
-        return None
-    try:
-        SETTINGS[name].parse(text)
-    except ValueError:
-        accepts = SETTINGS[name].accepts.replace("this machine's cores", f"{_cores()} (this machine's cores)")
-        return f"{name}={text!r} is refused: it must be {accepts}. The dashboard uses its default instead."
-    return None
+    return _read(name)[1]
 
 
 def value(name: str, default=None):
     """The variable's value, parsed; `default` when it is unset or refused (`refusal` says why)."""
-    if not raw(name) or refusal(name):
-        return default
-    return SETTINGS[name].parse(raw(name))
+    parsed, _ = _read(name)
+    return default if parsed is None else parsed
 
 
 def refusals() -> list[str]:
