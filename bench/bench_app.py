@@ -549,7 +549,7 @@ def main() -> None:
     finally:
         stop_server(proc)
 
-    from core.jobs import default_max_running, default_threads
+    from core.runs.jobs import default_max_running, default_threads
 
     trainers = default_max_running()
     result = {

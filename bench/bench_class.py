@@ -23,8 +23,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from report import report  # noqa: E402
 from test_classroom import finish  # noqa: E402  - a finished run, written as a trainer writes it
 
-from core.classroom import Classroom  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.runs.classroom import Classroom  # noqa: E402
+from core.runs.store import Store  # noqa: E402
 from core.train import RunConfig  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "class.json"

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 import ray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from core import trainers  # noqa: E402
-from core.jobs import Scheduler  # noqa: E402
+from core.runs import trainers  # noqa: E402
+from core.runs.jobs import Scheduler  # noqa: E402
 from core.train import RunConfig  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "cluster.json"

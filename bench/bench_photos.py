@@ -31,7 +31,7 @@ from PIL import Image  # noqa: E402
 
 from core import datasets  # noqa: E402
 from core.models import pretrained  # noqa: E402
-from core.photos import decode_photo  # noqa: E402
+from core.vision.photos import decode_photo  # noqa: E402
 
 TARGET_MS = 150.0
 RESULTS = ROOT / "bench" / "results" / "photos.json"

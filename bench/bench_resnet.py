@@ -1,7 +1,7 @@
 """Benchmark of the ResNet page's default run (issue 11): accuracy and time, as a user gets them on this machine.
 
 The page is the real one, run by Streamlit's AppTest in this process; its trainers are the app's own worker
-processes with the app's thread count (`core.jobs.default_threads`). A tiny warm-up run first makes the
+processes with the app's thread count (`core.runs.jobs.default_threads`). A tiny warm-up run first makes the
 worker hold Fashion-MNIST, as a server's trainers do once started. Then a fresh session opens the ResNet
 page, leaves every setting at its default and presses Train: `resnet_page_wall_s` is the time from the
 click to the job's end (its final evaluation on all 10,000 validation images included), and
@@ -30,9 +30,10 @@ os.environ.setdefault("DASHBOARD_DB", f"sqlite:///{ROOT / 'bench' / 'results' / 
 import torch  # noqa: E402
 from report import report  # noqa: E402
 
-from core import baselines, datasets  # noqa: E402
+from core import datasets  # noqa: E402
 from core.device import describe, resolve_device  # noqa: E402
-from core.jobs import Scheduler, default_max_running, default_threads  # noqa: E402
+from core.lessons import baselines  # noqa: E402
+from core.runs.jobs import Scheduler, default_max_running, default_threads  # noqa: E402
 from core.train import Progress, RunConfig, start  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "resnet.json"

@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.jobs import Scheduler  # noqa: E402
-from core.runs import RunBook  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.runs.book import RunBook  # noqa: E402
+from core.runs.jobs import Scheduler  # noqa: E402
+from core.runs.store import Store  # noqa: E402
 from core.train import Progress, RunConfig  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "store.json"

@@ -39,15 +39,15 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from teach_photos import chelsea, darknet, neither, teaching_set  # noqa: E402
 
-from core import heatmaps, transfer  # noqa: E402
-from core.album import Album  # noqa: E402
 from core.datasets import PHOTO_FEATURES  # noqa: E402
-from core.jobs import Scheduler  # noqa: E402
 from core.models import pretrained  # noqa: E402
 from core.models.mlp import MLP  # noqa: E402
 from core.models.resnet import ResNet  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.runs.jobs import Scheduler  # noqa: E402
+from core.runs.store import Store  # noqa: E402
 from core.train import RunConfig  # noqa: E402
+from core.vision import heatmaps, transfer  # noqa: E402
+from core.vision.album import Album  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "teach.json"
 HEAD = RunConfig(model="softmax", dataset=PHOTO_FEATURES, lr=0.1, batch_size=16, epochs=30)

@@ -2,7 +2,7 @@
 
 A checkpoint is a plain dictionary of tensors, numbers and strings (format, config, input shape,
 class names, state dict, and for a head taught on photos' features the preprocessing those features
-came from: `core.transfer.PREPROCESS`), written by `torch.save`. Loading reads it with `weights_only=True`, so a
+came from: `core.vision.transfer.PREPROCESS`), written by `torch.save`. Loading reads it with `weights_only=True`, so a
 file that carries pickled code or objects is refused instead of executed, and any file that is not
 one of our checkpoints gets a `CheckpointError` that says what is wrong. An upload is checked before
 anything is built from it: classes, input shape, the model's size (built on PyTorch's meta device, which
@@ -22,10 +22,10 @@ from typing import BinaryIO
 import torch
 from torch import nn
 
-from core import transfer
-from core.album import MAX_NAME
 from core.datasets import PHOTO_FEATURES
 from core.models import build_model
+from core.vision import transfer
+from core.vision.album import MAX_NAME
 
 FORMAT = "d2l-dashboard-checkpoint/1"
 # what a checkpoint may ask for: ResNet-18 (11M parameters) and 3x224x224 photos fit well within
@@ -43,7 +43,7 @@ class Checkpoint:
     config: object  # RunConfig
     input_shape: tuple[int, ...]
     classes: tuple[str, ...]
-    preprocess: dict | None = None  # a photo head's: which backbone, resize, crop, mean and std (core.transfer)
+    preprocess: dict | None = None  # a photo head's: which backbone, resize, crop, mean and std (core.vision.transfer)
 
 
 def save(run, file: str | Path | BinaryIO) -> None:

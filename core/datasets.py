@@ -129,8 +129,8 @@ USER_TABLE_HOW = (
     "Your own table exists only in the browser session that prepared it: open the Data preparation page, "
     "choose or upload a table, and train from there."
 )
-# a student's own photos (core.album), made on the Teach page and handed to training as `data`: the photos
-# themselves at 64x64 for a network from scratch, or their EfficientNet-Lite0 features for a head (core.transfer)
+# a student's own photos (core.vision.album), made on the Teach page and handed to training as `data`: the photos
+# themselves at 64x64 for a network from scratch, or their EfficientNet-Lite0 features for a head (core.vision.transfer)
 PHOTOS, PHOTO_FEATURES = "photos", "photo_features"
 PHOTO_SETS = {PHOTOS: "Your photos (64x64)", PHOTO_FEATURES: "Your photos (EfficientNet-Lite0 features)"}
 PHOTOS_HOW = "Your photos live on the Teach your own page: add them there and train from there."

@@ -3,7 +3,7 @@ the whole class found, live: a leaderboard per model and the class's map of lear
 
 import streamlit as st
 
-from core.classroom import ClassError
+from core.runs.classroom import ClassError
 from ui import classroom as cls
 from ui.class_teacher import teacher_tools
 from ui.server import owner, store_notice

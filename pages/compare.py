@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from core.run_files import SETTINGS, summary_table, tensorboard_zip
+from core.runs.files import SETTINGS, summary_table, tensorboard_zip
 from ui.live import history_frame
 from ui.server import book, my_runs, owner, store_notice
 from ui.text import svg

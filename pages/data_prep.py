@@ -1,7 +1,7 @@
 """Data preparation (d2l 2.2): a table with gaps and words, step by step to tensors, then a linear regression on it.
 
 The table is d2l's house_tiny, a larger built-in houses table, or a CSV the user uploads. Every step of
-`core.tables.prepare` is shown as a table with the pandas line that made it; then the rows are split,
+`core.lessons.tables.prepare` is shown as a table with the pandas line that made it; then the rows are split,
 the features standardised, and the linear-regression model trains in the background like on every
 training page, ending with the weight it learned for each feature.
 """
@@ -9,8 +9,8 @@ training page, ending with the weight it learned for each feature.
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import tables
 from core.datasets import USER_TABLE
+from core.lessons import tables
 from ui.links import bound
 from ui.live import live_view, train_controls
 from ui.server import store_notice
@@ -76,7 +76,7 @@ if source == UPLOAD:
     file = st.file_uploader(
         f"Your CSV file (up to {tables.MAX_MB} MB): a header row, then one row per example",
         type=["csv", "txt", "tsv"],
-        max_upload_size=tables.MAX_MB,  # the same number as core.tables' own check
+        max_upload_size=tables.MAX_MB,  # the same number as core.lessons.tables' own check
     )
     if file is None:
         st.info(

@@ -3,7 +3,7 @@
 Four small experiments a learner can change and share by link: two shapes and what broadcasting makes
 of them, a function whose gradient autograd computes and the page checks against the hand-derived one,
 ReLU, sigmoid and tanh with their derivatives, and a Python loop timed against one vectorized `a + b`
-on this machine. Every number comes from `core.foundations`; this page only lays out and draws.
+on this machine. Every number comes from `core.lessons.foundations`; this page only lays out and draws.
 """
 
 import numpy as np
@@ -13,8 +13,8 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from core import foundations as fd
 from core.device import available_devices, describe, resolve_device
+from core.lessons import foundations as fd
 from ui.links import bound
 
 URL = "query-params"  # every setting lives in the link

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core import datasets, settings
-from core.exercises import DERIVATION, INVENTORY, RUNNABLE
-from core.store import OWNER_DAYS, max_runs
+from core.lessons.exercises import DERIVATION, INVENTORY, RUNNABLE
+from core.runs.store import OWNER_DAYS, max_runs
 from ui.exercises import progress as exercise_progress
 from ui.server import book, device_caption, owner, store_notice
 

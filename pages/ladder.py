@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import baselines
+from core.lessons import baselines
 from ui.links import bound
 from ui.live import POLL_SECONDS, room_to_queue, submit
 from ui.results import to_image

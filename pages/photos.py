@@ -3,10 +3,10 @@ model and from yours (taught on your photos, or trained on CIFAR-10), and see wh
 
 import streamlit as st
 
-from core import transfer
-from core.heatmaps import Folded
 from core.models import pretrained
-from core.photos import MAX_UPLOAD_MB, decode_photo
+from core.vision import transfer
+from core.vision.heatmaps import Folded
+from core.vision.photos import MAX_UPLOAD_MB, decode_photo
 from ui.links import bound
 from ui.own_model import own_answer, own_model
 from ui.photo import classifier, heat_net, heatmap, probability_bars
@@ -50,7 +50,7 @@ files = st.file_uploader(
     type=["jpg", "jpeg", "png", "webp", "gif", "bmp"],
     accept_multiple_files=True,
     key="photos",
-    max_upload_size=MAX_UPLOAD_MB,  # the same number as core.photos' own check
+    max_upload_size=MAX_UPLOAD_MB,  # the same number as core.vision.photos' own check
 )
 shot = st.camera_input("Take a photo", key="webcam") if st.toggle("Use the webcam", key="webcam-on") else None
 uploads = [(f.name, f.getvalue(), f.file_id) for f in files or []]

@@ -3,11 +3,12 @@ in seconds - and the same photos from scratch, to see why starting from a pretra
 
 import streamlit as st
 
-from core import export, transfer
-from core.album import MIN_PER_CLASS
 from core.datasets import PHOTO_FEATURES, PHOTOS
-from core.runs import next_label
+from core.export import predict
+from core.runs.book import next_label
 from core.train import RECIPE, RunConfig
+from core.vision import transfer
+from core.vision.album import MIN_PER_CLASS
 from ui.album import class_tabs
 from ui.live import FIRST_POINT_WAIT, live_view, room_to_queue, submit
 from ui.photo import backbone, my_album
@@ -101,7 +102,7 @@ if job is not None and job.state == "done":
         st.info("The classes changed since this model was taught: teach it again to see its mistakes.")
         st.stop()
     save_button(job, run)
-    st.download_button("Download a script that uses it (predict.py)", export.taught_script(job.classes),
-                       export.TAUGHT_SCRIPT, "text/x-python", key="script", on_click="ignore")  # fmt: skip
+    st.download_button("Download a script that uses it (predict.py)", predict.taught_script(job.classes),
+                       predict.TAUGHT_SCRIPT, "text/x-python", key="script", on_click="ignore")  # fmt: skip
     held = album.held_out_ids(0)
     results(job, run=run, picture=lambda i: album.thumbnail(held[i]), version=album.version)

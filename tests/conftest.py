@@ -96,7 +96,7 @@ def d2l_run(fashion):
 def one_trainer():
     """One one-trainer scheduler, as a two-core server has, shared by the tests of jobs, the store and run files
     (a trainer takes seconds to start). Each test stops what it started (`scheduler` fixtures: `stop_all`)."""
-    from core.jobs import Scheduler
+    from core.runs.jobs import Scheduler
 
     sched = Scheduler(max_running=1)
     yield sched

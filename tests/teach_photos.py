@@ -2,7 +2,7 @@
 
 There is one real cat (chelsea) and one real dog (darknet's dog.jpg, with the dog cut out by hand as a
 second photo), so the cat and dog classes are filled up with augmented views of those photos (a crop,
-a mirror image, other colours: `core.transfer.augmented_view`); the neither class is all real photos.
+a mirror image, other colours: `core.vision.transfer.augmented_view`); the neither class is all real photos.
 Each test that uses them says so. Files come as (name, bytes), as the uploader hands them over.
 """
 
@@ -14,7 +14,8 @@ import skimage.data
 from needs import require
 from PIL import Image
 
-from core import datasets, transfer
+from core import datasets
+from core.vision import transfer
 
 DARKNET = datasets.data_dir() / "photos"  # dog.jpg, person.jpg, horses.jpg, extracted by .ci/setup
 DOG_BOX = (120, 210, 330, 550)  # darknet's dog.jpg (768x576): the dog, marked by hand (left, top, right, bottom)

@@ -1,4 +1,4 @@
-"""core.baselines: seed 004's ladder reproduced on the real Fashion-MNIST, with the figures measured here.
+"""core.lessons.baselines: seed 004's ladder reproduced on the real Fashion-MNIST, with the figures measured here.
 
 The pixel-similarity baseline is exact arithmetic, so its accuracies are pinned to half a point. The
 trained rungs use seed 0 and the post's settings (batch 256, lr 1, N(0, 1) init); their bounds are
@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import baselines
-from core.baselines import LOSS_RUNGS, RUNGS, ladder, pixel_similarity
 from core.datasets import Data
+from core.lessons import baselines
+from core.lessons.baselines import LOSS_RUNGS, RUNGS, ladder, pixel_similarity
 from core.train import start, train
 
 # --- The pixel-similarity baseline -------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from core.runs import EVERY
+from core.runs.book import EVERY
 from live_app import ARTIFACTS, CURVE_POINTS, kill_server, start_server, stop_server, wait_for_points
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fashion_available")]

@@ -1,4 +1,4 @@
-"""A class on the run store: codes, joining, the board and the teacher's powers (core.classroom).
+"""A class on the run store: codes, joining, the board and the teacher's powers (core.runs.classroom).
 
 Runs reach the store as a trainer's messages would (`Store.record`: started, progress, end), so the board reads
 real rows on a real SQLite file or PostgreSQL server; the training itself is tested in test_train and test_jobs.
@@ -13,8 +13,8 @@ import time
 import pytest
 from test_store import db, url  # noqa: F401 - the store fixtures: a SQLite file and a PostgreSQL database
 
-from core.classroom import CODE_ALPHABET, MAX_STUDENTS, Challenge, ClassError, Classroom, check_name
-from core.store import Store
+from core.runs.classroom import CODE_ALPHABET, MAX_STUDENTS, Challenge, ClassError, Classroom, check_name
+from core.runs.store import Store
 from core.train import Finished, Progress, RunConfig, Started
 
 TEACHER, ADA, BOB, EVE = "t" * 32, "a" * 32, "b" * 32, "e" * 32
@@ -144,7 +144,7 @@ def test_an_ended_class_is_forgotten_after_30_days_with_its_names_and_rows(tmp_p
     room.start(EVE)  # each new class sweeps the old ones
     assert room.lesson(old.code) is None and room.board(old.code) is None
     with room.store.engine.connect() as conn:
-        from core.classroom import board_runs, members
+        from core.runs.classroom import board_runs, members
 
         assert conn.execute(board_runs.select().where(board_runs.c.code == old.code)).first() is None
         assert conn.execute(members.select().where(members.c.code == old.code)).first() is None
@@ -166,7 +166,7 @@ def test_a_teacher_key_lets_another_device_take_over_and_a_wrong_one_says_nothin
 def test_a_full_class_says_so(room):
     lesson, _ = room.start(TEACHER)
     with room.store.transaction() as conn:  # 200 students at once, as 200 joins would leave it
-        from core.classroom import members
+        from core.runs.classroom import members
 
         rows = [dict(owner=f"{i:032d}", code=lesson.code, name=f"S{i}", name_key=f"s{i}", hidden=False, joined=0.0)
                 for i in range(MAX_STUDENTS)]  # fmt: skip
@@ -195,7 +195,7 @@ def test_the_csv_has_names_settings_and_results_written_safely_and_no_owner_ids(
     room.join(ADA, lesson.code, "Ada")
     finish(room.store, ADA, RunConfig(lr=0.3, batch_size=128), 0.83)
     with room.store.transaction() as conn:  # a name from before the checks (or any that slipped past them)
-        from core.classroom import members
+        from core.runs.classroom import members
 
         conn.execute(members.update().where(members.c.owner == ADA).values(name="=cmd|' /C calc'!A0"))
     data = room.csv(TEACHER, lesson.code).decode()

@@ -19,8 +19,8 @@ import ray
 from ray.cluster_utils import Cluster
 from test_jobs import LONG, SHORT, wait_until
 
-from core import trainers
-from core.jobs import Scheduler
+from core.runs import trainers
+from core.runs.jobs import Scheduler
 
 pytestmark = pytest.mark.slow  # a Ray cluster of its own in every test
 
@@ -125,7 +125,7 @@ def test_a_cluster_of_the_ray_cli_with_a_token_trains_and_a_lost_machine_fails_o
     assert oct((Path.home() / ".ray" / "auth_token").stat().st_mode & 0o777) == "0o600"
     fresh_shell = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}  # the README's server command
     joined = subprocess.run(
-        [sys.executable, "-c", "from core import trainers; trainers.connect(); print(trainers.cluster_cpus())"],
+        [sys.executable, "-c", "from core.runs import trainers; trainers.connect(); print(trainers.cluster_cpus())"],
         env=fresh_shell | {"PYTHONPATH": str(Path(__file__).parents[1])}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert joined.stdout.strip() == "2", joined.stderr[-2000:]
@@ -153,7 +153,7 @@ def test_a_second_server_on_the_cluster_trains_once_the_first_ones_idle_trainers
 ):
     """Issue 23: a second app server's trainers stayed PENDING_CREATION for minutes, because the first server's
     idle warm trainers held every CPU of the cluster. Two schedulers on one cluster are two servers."""
-    from core import jobs
+    from core.runs import jobs
 
     monkeypatch.setattr(jobs, "IDLE_SECONDS", 3.0)
     first, second = Scheduler(), Scheduler()

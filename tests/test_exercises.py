@@ -1,4 +1,4 @@
-"""The chapters' exercises (core.exercises): the inventory is whole, each runnable setup produces the phenomenon
+"""The chapters' exercises (core.lessons.exercises): the inventory is whole, each runnable setup produces the phenomenon
 its question asks about, a run that answers is recognised and one that does not is not, and progress lasts in the
 store. The runs are real: linear regression on d2l's synthetic data, softmax and the MLP on real Fashion-MNIST.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_store import url
 
-from core.exercises import (
+from core.lessons.exercises import (
     BY_ID,
     DEMO_IDS,
     DERIVATION,
@@ -27,7 +27,7 @@ from core.exercises import (
     overfitting,
     zero_init_linear,
 )
-from core.store import Store
+from core.runs.store import Store
 from core.train import RunConfig, fit, start
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +159,9 @@ def test_each_page_with_exercises_lists_only_its_own():
 
 
 def test_the_readmes_table_lists_the_inventory_as_it_is():
-    from core.exercises import inventory_table
+    from core.lessons.exercises import inventory_table
 
     readme = (ROOT / "README.md").read_text()
-    assert inventory_table() in readme, "README's exercise table is stale: paste core.exercises.inventory_table()"
+    assert inventory_table() in readme, (
+        "README's exercise table is stale: paste core.lessons.exercises.inventory_table()"
+    )

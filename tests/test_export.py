@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from core.export import file_name, sections, to_notebook, to_script
+from core.export.script import file_name, sections, to_notebook, to_script
 from core.train import RunConfig, train
 
 # the ResNet page's recipe (issue 11)

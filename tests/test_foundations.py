@@ -1,4 +1,4 @@
-"""core.foundations: shapes parsed or refused with a message, broadcasting as PyTorch does it, autograd
+"""core.lessons.foundations: shapes parsed or refused with a message, broadcasting as PyTorch does it, autograd
 checked against hand-derived gradients, the activations' derivatives, and the loop-versus-vector timing."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import foundations as fd
+from core.lessons import foundations as fd
 
 # --- parse_shape -----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import torch
 
 from core import datasets
 from core.device import DEVICES, available_devices
-from core.jobs import Job, Scheduler
+from core.runs.jobs import Job, Scheduler
 from core.train import RunConfig, start
 
 LONG = RunConfig(model="linear", dataset="synthetic", lr=0.01, batch_size=1, epochs=1000)  # minutes, unless stopped
@@ -203,7 +203,7 @@ def _dead(trainer) -> bool:
 
 @pytest.mark.parametrize(("cpus", "trainings", "threads"), [(2, 1, 1), (4, 1, 3), (16, 8, 1), (16, 3, 5), (1, 1, 1)])
 def test_each_training_gets_the_cores_left_after_one_for_the_server(monkeypatch, cpus, trainings, threads):
-    from core import jobs
+    from core.runs import jobs
 
     monkeypatch.delenv("DASHBOARD_TRAIN_THREADS", raising=False)
     monkeypatch.setattr(jobs.os, "cpu_count", lambda: cpus)
@@ -218,7 +218,7 @@ def test_each_training_gets_the_cores_left_after_one_for_the_server(monkeypatch,
 def test_a_learning_rate_sweep_runs_on_a_trainer_and_gives_what_find_lr_gives(scheduler):
     """The finder's sweep is heavy work too (half a minute for a ResNet on a CPU): it queues for the trainers
     like a run, out of the server's process, and its result is the one find_lr gives here."""
-    from core.lr_finder import find_lr
+    from core.lessons.lr_finder import find_lr
 
     config = RunConfig(model="linear", dataset="synthetic", batch_size=32)
     busy = scheduler.submit(LONG)
@@ -256,7 +256,7 @@ def test_a_gpu_run_waits_in_a_queue_of_its_own_with_its_place_while_cpu_runs_go_
     behind it. (No GPU here: runs of seed 7 stand in for CUDA runs, and their trainers ask Ray for a CPU.)"""
     from dataclasses import replace
 
-    from core import trainers
+    from core.runs import trainers
 
     monkeypatch.setattr(trainers, "kind", lambda config: "gpu" if config.seed == 7 else "cpu")
     monkeypatch.setattr(trainers, "cluster_gpus", lambda: 1)
@@ -277,7 +277,7 @@ def test_the_local_ray_token_is_readable_by_its_owner_only(scheduler):
     """Issue 21: Ray wrote ~/.ray/auth_token mode 0644, so any user of the machine could read the class's token."""
     from pathlib import Path
 
-    from core import trainers
+    from core.runs import trainers
 
     trainers.connect()
     token = Path.home() / ".ray" / "auth_token"  # where Ray keeps it (ray._private.authentication)
@@ -302,7 +302,7 @@ def test_turns_go_between_browsers_so_one_cannot_starve_the_class(scheduler):
 def test_a_disk_too_full_for_ray_to_spill_a_runs_data_is_said_as_such():
     """CI lost runs with "the training process ended unexpectedly (out of memory, or killed)": in truth Ray's object
     store was full and the disk over 95%, so the run's data could not be handed to the trainer."""
-    from core import trainers
+    from core.runs import trainers
 
     full = ray.exceptions.OutOfDiskError("Local disk is full")
     message = trainers.why_lost(full, None)
@@ -312,7 +312,7 @@ def test_a_disk_too_full_for_ray_to_spill_a_runs_data_is_said_as_such():
 def test_a_killed_trainer_on_one_machine_is_not_called_a_lost_machine(monkeypatch):
     """Issue 21: a SIGKILLed trainer on a single machine said "the trainer's machine was lost (its node left the
     cluster)": Ray's words for the dead actor name its node, but our own Ray's one node cannot leave."""
-    from core import trainers
+    from core.runs import trainers
 
     monkeypatch.delenv("DASHBOARD_RAY_ADDRESS", raising=False)
     died = RuntimeError("The actor died because its node has died. Node Id: 3f2a... The worker process was killed")
@@ -342,7 +342,7 @@ def test_a_run_alone_trains_on_every_core_and_shares_them_once_another_waits(sch
 
 
 def test_a_thread_count_that_makes_no_sense_is_refused_in_a_sentence(monkeypatch):
-    from core.jobs import default_threads, threads_setting
+    from core.runs.jobs import default_threads, threads_setting
 
     for bad in ("abc", "0", "-2", "1.5", str((os.cpu_count() or 1) + 1)):
         monkeypatch.setenv("DASHBOARD_TRAIN_THREADS", bad)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from core.lr_finder import EXPLODED, find_lr
+from core.lessons.lr_finder import EXPLODED, find_lr
 from core.train import RunConfig, train
 
 SYNTHETIC = RunConfig(model="linear", dataset="synthetic", batch_size=32)

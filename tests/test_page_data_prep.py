@@ -1,7 +1,7 @@
 """The data-preparation page through Streamlit's AppTest: house_tiny's steps, a training run to the end, the weights.
 
 AppTest cannot upload a file (it has no file_uploader), so the upload path is tested through
-core.tables in test_tables.py; here the page runs on its built-in tables. The page is run as its
+core.lessons.tables in test_tables.py; here the page runs on its built-in tables. The page is run as its
 own script, as `streamlit run pages/data_prep.py` would.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from owners import own, runs_of, submit_for
 from streamlit.testing.v1 import AppTest
 
-from core import tables
-from core.jobs import Job
+from core.lessons import tables
+from core.runs.jobs import Job
 from core.train import RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -70,7 +70,7 @@ def test_deleting_several_runs_needs_a_confirmation_and_the_last_one_deleted_is_
 
 
 def test_a_new_run_never_takes_the_label_of_a_deleted_one():
-    from core.runs import next_label
+    from core.runs.book import next_label
 
     owner = new_owner()
     jobs = finished_runs(owner, 3)
@@ -101,7 +101,7 @@ def stored_interrupted_catdog_run(owner: str) -> int:
     """A cat / dog / neither ResNet that was evaluated once, then lost its server (as after a SIGKILL)."""
     from core import checkpoint
     from core.models import build_model
-    from core.store import runs
+    from core.runs.store import runs
     from ui.server import book
 
     store = book().store

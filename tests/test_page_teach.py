@@ -15,8 +15,8 @@ from owners import own
 from teach_photos import teaching_set
 from test_pages import open_page, session, texts
 
-from core import transfer
 from core.datasets import PHOTO_FEATURES, PHOTOS
+from core.vision import transfer
 
 TIMEOUT = 120
 

@@ -21,7 +21,7 @@ from owners import runs_of
 from streamlit.testing.v1 import AppTest
 
 from core import datasets
-from core.jobs import default_max_running, default_threads
+from core.runs.jobs import default_max_running, default_threads
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 SCRIPT_TIMEOUT = 120  # seconds for one script run: the first imports torch and plotly
@@ -473,8 +473,8 @@ def test_the_photo_page_without_a_pretrained_model_says_how_to_get_one(monkeypat
 def test_upload_limits_are_one_number_the_uploader_enforces_and_the_page_states():
     """Streamlit's uploader refuses a larger file before it is sent, invisibly but for a red name: the page must say
     the limit up front, and it must be the number core checks (MB of 10^6 bytes, as Streamlit counts)."""
-    from core import tables
-    from core.photos import MAX_UPLOAD_MB, decode_photo
+    from core.lessons import tables
+    from core.vision.photos import MAX_UPLOAD_MB, decode_photo
 
     at = open_page(session(), "photos")
     assert [u.proto.max_upload_size_mb for u in at.get("file_uploader")] == [MAX_UPLOAD_MB]

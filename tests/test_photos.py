@@ -18,7 +18,7 @@ import skimage.data
 from PIL import Image
 
 from core.models.pretrained import classify, load_classifier
-from core.photos import MAX_MEGAPIXELS, MAX_UPLOAD_MB, decode_photo
+from core.vision.photos import MAX_MEGAPIXELS, MAX_UPLOAD_MB, decode_photo
 
 
 @pytest.fixture(scope="module")

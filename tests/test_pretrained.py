@@ -33,7 +33,7 @@ from core.models.pretrained import (
     load_classifier,
     tally,
 )
-from core.photos import decode_photo
+from core.vision.photos import decode_photo
 
 PHOTOS = datasets.data_dir() / "photos"
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from test_jobs import completed
 
-from core.run_files import folder_names, summary_table, tensorboard_zip
-from core.runs import RunBook
-from core.store import Store
+from core.runs.book import RunBook
+from core.runs.files import folder_names, summary_table, tensorboard_zip
+from core.runs.store import Store
 from core.train import RunConfig
 
 pytestmark = pytest.mark.usefixtures("fashion_available")

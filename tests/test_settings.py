@@ -12,8 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import settings
-from core.runs import GRACE, grace_seconds
-from core.store import MAX_RUNS, max_runs
+from core.runs.book import GRACE, grace_seconds
+from core.runs.store import MAX_RUNS, max_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 

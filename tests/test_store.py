@@ -15,10 +15,10 @@ import torch
 from sqlalchemy import event, text, update
 from test_jobs import completed, wait_until
 
-from core import store as store_module
-from core.jobs import Scheduler
-from core.runs import RunBook
-from core.store import Store, servers
+from core.runs import store as store_module
+from core.runs.book import RunBook
+from core.runs.jobs import Scheduler
+from core.runs.store import Store, servers
 from core.train import Finished, Progress, RunConfig, Started
 
 SHORT = RunConfig(model="softmax", epochs=2, batch_size=256)
@@ -326,8 +326,8 @@ def test_a_write_that_can_never_succeed_is_dropped_and_the_others_go_in(db):
 IMMUTABLE = """
 import subprocess, sys, threading, time
 from pathlib import Path
-from core.runs import RunBook
-from core.store import Store
+from core.runs.book import RunBook
+from core.runs.store import Store
 from core.train import RunConfig
 folder = Path(sys.argv[1])
 store = Store(f"sqlite:///{folder}/runs.db", flush_seconds=0.05)

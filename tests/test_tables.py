@@ -1,4 +1,4 @@
-"""core.tables: d2l 2.2's house_tiny step by step, each bad CSV answered by a message, a prepared table trained."""
+"""core.lessons.tables: d2l 2.2's house_tiny step by step, each bad CSV answered by a message, a table trained."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from core import datasets, tables
+from core import datasets
+from core.lessons import tables
 from core.train import RunConfig, train
 
 

@@ -16,12 +16,14 @@ from PIL import Image
 from teach_photos import CHELSEA_CAT_BOX, chelsea, teaching_set
 from torchvision import transforms as T
 
-from core import album as album_mod
-from core import checkpoint, export, heatmaps, transfer
-from core.album import Album, AlbumError
+from core import checkpoint
+from core.export import predict
 from core.models import pretrained
-from core.store import Store
+from core.runs.store import Store
 from core.train import ConfigError, RunConfig, train
+from core.vision import album as album_mod
+from core.vision import heatmaps, transfer
+from core.vision.album import Album, AlbumError
 
 HEAD = RunConfig(model="softmax", dataset="photo_features", lr=0.1, batch_size=16, epochs=30, evals_per_epoch=1)
 
@@ -158,8 +160,8 @@ def test_the_taught_model_answers_its_photos_and_its_checkpoint_answers_the_same
         assert a.label == b.label and max(abs(a.probs[c] - b.probs[c]) for c in a.probs) < 1e-5
 
     # the exported script, outside the dashboard, on the same files
-    script = tmp_path / export.TAUGHT_SCRIPT
-    script.write_text(export.taught_script(ckpt.classes))
+    script = tmp_path / predict.TAUGHT_SCRIPT
+    script.write_text(predict.taught_script(ckpt.classes))
     names = ["chelsea.png", "dog.jpg", "coffee.png"]
     chosen = {name: raw for files_ in files.values() for name, raw in files_ if name in names}
     for name, raw in chosen.items():
@@ -309,7 +311,7 @@ def test_photos_a_full_disk_refuses_stay_in_memory_and_are_written_once_there_is
     and kept (never evicted with the album), and they go in once the store has room again."""
     from sqlalchemy import event, text
 
-    from core.album import Albums
+    from core.vision.album import Albums
 
     files = teaching_set(8)
     album = Album(store, "full-disk")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.album import MAX_CLASSES, MIN_CLASSES, MIN_PER_CLASS, Album, AlbumError
-from core.photos import MAX_UPLOAD_MB
+from core.vision.album import MAX_CLASSES, MIN_CLASSES, MIN_PER_CLASS, Album, AlbumError
+from core.vision.photos import MAX_UPLOAD_MB
 from ui.photo import backbone
 from ui.text import md
 

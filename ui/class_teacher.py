@@ -1,11 +1,11 @@
 """The teacher's tools on the Class page: a challenge, a name to hide or show, freeze, clear, end, the CSV. Each
-calls `core.classroom`, which checks that this browser teaches the class; a refusal is said, never raised."""
+calls `core.runs.classroom`, which checks that this browser teaches the class; a refusal is said, never raised."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.classroom import BOARD_MODELS, Challenge, Lesson
+from core.runs.classroom import BOARD_MODELS, Challenge, Lesson
 from ui import classroom as cls
 from ui.server import dataset_choices
 from ui.settings import BATCH_OPTIONS

@@ -1,6 +1,6 @@
 """The Class page's pieces: the join code and its QR code, the live board (counts, the class's map, a leaderboard per
 model), the projector's style, and the challenge's note on a training page. Every display name reaches the page as
-data (a table's cell, a chart's point), never as Markdown or HTML; `core.classroom` keeps markup out of them too.
+data (a table's cell, a chart's point), never as Markdown or HTML; `core.runs.classroom` keeps markup out of them too.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import segno
 import streamlit as st
 
-from core.classroom import BOARD_MODELS, Board, ClassError, Classroom, recipe
+from core.runs.classroom import BOARD_MODELS, Board, ClassError, Classroom, recipe
 from core.train import RunConfig
 from ui.server import book, owner
 from ui.text import svg

@@ -1,4 +1,4 @@
-"""The "Exercises" part of a page: the chapters' questions this page's experiments answer (`core.exercises`).
+"""The "Exercises" part of a page: the chapters' questions this page's experiments answer (`core.lessons.exercises`).
 
 Each exercise shows its question, a "Set it up" button that puts the page's settings where the experiment needs
 them (the same widgets and link keys as everything else, so the link beside it shares the setup), and, once the
@@ -16,7 +16,16 @@ from urllib.parse import urlencode
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.exercises import BY_ID, DEMO_IDS, READ_IDS, Exercise, Progress, by_definition, measure_read_speed, of_page
+from core.lessons.exercises import (
+    BY_ID,
+    DEMO_IDS,
+    READ_IDS,
+    Exercise,
+    Progress,
+    by_definition,
+    measure_read_speed,
+    of_page,
+)
 from ui.links import set_widget
 from ui.live import training_now
 from ui.server import book, my_runs, owner

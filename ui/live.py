@@ -16,7 +16,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import datasets, settings
-from core.runs import next_label
+from core.runs.book import next_label
 from core.train import RunConfig
 from ui.classroom import challenge_note
 from ui.server import book, my_runs, owner, scheduler

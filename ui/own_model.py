@@ -1,7 +1,7 @@
 """The photo page's "Your model": which of this browser's models answers beside the pretrained one, and its answer.
 
 A head taught on the Teach page answers with the student's own classes, through the frozen backbone
-(`core.transfer.Taught`); a CIFAR-10 cat / dog / neither ResNet answers at 32x32. Either comes from a run of
+(`core.vision.transfer.Taught`); a CIFAR-10 cat / dog / neither ResNet answers at 32x32. Either comes from a run of
 this browser, the newest by default, or from an uploaded checkpoint, read once per upload.
 """
 
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from core import checkpoint, transfer
+from core import checkpoint
 from core.datasets import CATDOG, PHOTO_FEATURES
 from core.models import pretrained
+from core.vision import transfer
 from ui.photo import backbone
 from ui.server import my_runs
 

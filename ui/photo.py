@@ -16,9 +16,9 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from core import heatmaps, transfer
-from core.album import Album, Albums
 from core.models import pretrained
+from core.vision import heatmaps, transfer
+from core.vision.album import Album, Albums
 from ui.server import book, owner
 from ui.text import svg
 

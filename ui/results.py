@@ -2,7 +2,7 @@
 
 The metrics come from `core.evaluate`, computed once per run and step and kept in the session; a
 click on a cell of the confusion matrix shows the images behind it, and a toggle draws where the model
-looked in each mistake (`core.heatmaps`: Grad-CAM for a ResNet, saliency for the others).
+looked in each mistake (`core.vision.heatmaps`: Grad-CAM for a ResNet, saliency for the others).
 `save_button` offers the model as a weights-only checkpoint, which the photo page loads.
 """
 
@@ -18,8 +18,9 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from core import checkpoint, heatmaps
+from core import checkpoint
 from core.evaluate import Evaluation, evaluate
+from core.vision import heatmaps
 from ui.text import md, svg
 
 CELL_PX = 88  # a mistake's width: 8 a row in a projector's 820 px, 3 in a phone's 358

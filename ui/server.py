@@ -1,7 +1,7 @@
 """What one server shares between its sessions, and who a session belongs to.
 
-The trainers (`core.jobs.Scheduler`, on the local Ray it starts or a cluster's: `core.trainers`), the run
-store (`core.store`) and the book of runs on top of them (`core.runs.RunBook`) are made once per server; so
+The trainers (`core.runs.jobs.Scheduler`, on the local Ray it starts or a cluster's: `core.runs.trainers`), the run
+store (`core.runs.store`) and the book of runs on top of them (`core.runs.book.RunBook`) are made once per server; so
 are the datasets. A browser is an *owner*: a random id
 of 192 bits kept in a cookie, which a reload, a new tab and a server restart all send back, and which a
 shared link never carries (README: "Your runs"). Every page calls `owner()` first: it reads or makes
@@ -20,9 +20,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import datasets, settings
 from core.device import describe, resolve_device
-from core.jobs import Scheduler
-from core.runs import RunBook
-from core.store import Store
+from core.runs.book import RunBook
+from core.runs.jobs import Scheduler
+from core.runs.store import Store
 
 COOKIE = "dashboard_owner"
 OWNER_ID = re.compile(r"[A-Za-z0-9_-]{32,64}")  # what we make: 24 random bytes, base64url (32 characters)

@@ -12,8 +12,8 @@ import math
 
 import streamlit as st
 
-from core import export
 from core.device import available_devices
+from core.export import script as export
 from core.train import MIN_LR, PLAIN, ConfigError, RunConfig
 from ui.links import bound
 from ui.recipe import recipe_settings

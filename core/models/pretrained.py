@@ -27,7 +27,7 @@ from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
 from core.evaluate import predict
-from core.photos import Photo
+from core.vision.photos import Photo
 
 LABELS = ("cat", "dog", "neither")
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -170,7 +170,7 @@ def classify_batch(clf: Classifier, images: Sequence[Image.Image], threshold: fl
 
 
 def classify_photos(clf: Classifier, photos: Sequence[Photo], threshold: float = 0.5) -> list[Verdict | None]:
-    """A drop of decoded photos (core.photos.decode_photo): one verdict per photo, None for the unreadable ones,
+    """A drop of decoded photos (core.vision.photos.decode_photo): one verdict per photo, None for the unreadable ones,
     the readable ones classified as one batch."""
     verdicts = iter(classify_batch(clf, [p.image for p in photos if p.ok], threshold))
     return [next(verdicts) if p.ok else None for p in photos]

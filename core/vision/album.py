@@ -2,7 +2,7 @@
 
 An `Album` belongs to one owner (a browser, as runs do). Its classes default to cat, dog and neither,
 and can be renamed, added (up to 5) and removed (down to 2). A photo arrives decoded
-(`core.photos.decode_photo`), is shrunk once to its 256x256 centre square (`core.transfer.shrink`) and
+(`core.vision.photos.decode_photo`), is shrunk once to its 256x256 centre square (`core.vision.transfer.shrink`) and
 is kept three ways: as a JPEG in the store (thumbnails, augmented views), as its EfficientNet-Lite0
 feature vector and as a 64x64 picture for a network trained from scratch. The last two are also held
 in memory as tensors, so that 1,000 photos a class cost 15 MB + 37 MB there, never the photos
@@ -26,10 +26,10 @@ import torch
 from PIL import Image
 from sqlalchemy import delete, insert, select, update
 
-from core import transfer
 from core.datasets import PHOTO_FEATURES, PHOTOS, Data
-from core.photos import decode_photo
-from core.store import Store, albums, guarded, photos
+from core.runs.store import Store, albums, guarded, photos
+from core.vision import transfer
+from core.vision.photos import decode_photo
 
 DEFAULT_CLASSES = ("cat", "dog", "neither")
 MIN_CLASSES, MAX_CLASSES = 2, 5

@@ -95,7 +95,7 @@ runs = Table(
     Column("started", JSON),  # core.train.Started
     Column("outcome", JSON),  # core.train.Finished
     Column("error", String(2000)),
-    Column("sweep", JSON),  # core.lr_finder.Sweep
+    Column("sweep", JSON),  # core.lessons.lr_finder.Sweep
     Column("last_step", Integer, nullable=False, default=0),
     Column("total_steps", Integer, nullable=False, default=0),
     Column("elapsed", Float, nullable=False, default=0.0),
@@ -119,7 +119,7 @@ weights = Table(
     Column("final", Boolean, nullable=False),
     Column("blob", LargeBinary, nullable=False),  # core.checkpoint's bytes
 )
-# a student's own photos (core.album): each owner's class names, and each photo three ways
+# a student's own photos (core.vision.album): each owner's class names, and each photo three ways
 albums = Table("albums", meta, Column("owner", String(64), primary_key=True), Column("classes", JSON, nullable=False))
 photos = Table(
     "photos",

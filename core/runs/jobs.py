@@ -1,6 +1,6 @@
 """Training in the background, many users at once: jobs, the trainers that train them, and the queue.
 
-A `Job` is one run. It trains on a trainer, a Ray actor (`core.trainers`) that imports PyTorch once,
+A `Job` is one run. It trains on a trainer, a Ray actor (`core.runs.trainers`) that imports PyTorch once,
 keeps its datasets in memory and trains one run at a time - on this machine, or on any machine of a
 Ray cluster; a thread of the server follows the trainer's stream of messages and mirrors them into
 `job.run` (the same data and model, whose weights it receives), so the page that started the job
@@ -27,8 +27,9 @@ from dataclasses import dataclass, replace
 import ray
 import torch
 
-from core import settings, trainers
-from core.lr_finder import Sweep
+from core import settings
+from core.lessons.lr_finder import Sweep
+from core.runs import trainers
 from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started, start
 
 _ids = itertools.count(1)
@@ -130,7 +131,7 @@ class Job:
 
     def run_on(self, data) -> Run | None:
         """`run` with the page's `data` for its own (a user's table or photos), if the data has the classes and
-        features it trained on; None otherwise. As core.runs.StoredRun.run_on, for a run read from the store."""
+        features it trained on; None otherwise. As core.runs.book.StoredRun.run_on, for a run read from the store."""
         if self.run is None or (tuple(data.classes), tuple(data.feature_names)) != (self.classes, self.feature_names):
             return None
         return replace(self.run, data=data)

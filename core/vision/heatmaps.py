@@ -21,7 +21,7 @@ from torch import nn
 from core.models import bare
 from core.models.pretrained import efficientnet_head, fold_imagenet
 from core.models.resnet import ResNet
-from core.transfer import Taught
+from core.vision.transfer import Taught
 
 
 class Folded(nn.Module):

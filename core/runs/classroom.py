@@ -42,8 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from core import datasets
-from core.store import Store, explain, guarded
-from core.store import runs as runs_table
+from core.runs.store import Store, explain, guarded
+from core.runs.store import runs as runs_table
 from core.train import RunConfig, recipe_parts
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/l: a code read aloud to a room

@@ -166,7 +166,7 @@ def accuracy_curve(history) -> tuple[list[float], list[float]]:
 
 
 def summary(job, num_train: int | None = None) -> dict:
-    """What a training run (core.jobs.Job, core.runs.StoredRun) has reached: state, progress, last validation
+    """What a training run (core.runs.jobs.Job, core.runs.book.StoredRun) has reached: state, progress, last validation
     accuracy, seconds; `num_train`: the dataset's training images, for a run on all of them."""
     history = job.history
     last = history[-1] if history else None

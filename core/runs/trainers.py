@@ -5,7 +5,7 @@ local Ray has no dashboard, a 200 MB object store and token authentication on (R
 kept); with `DASHBOARD_RAY_ADDRESS` it joins that cluster, whose machines hold the project at the same
 path. A `Trainer` actor imports PyTorch once, keeps its datasets loaded and does one job at a time:
 `work` is a streaming generator of the job's messages (the node it runs on, then weights, events, a
-sweep's result, a settings error or a crash, as `core.jobs` mirrors them), and `cancel`, on the
+sweep's result, a settings error or a crash, as `core.runs.jobs` mirrors them), and `cancel`, on the
 actor's second thread, stops a job between two steps. `request` says what a job asks Ray for: one
 CPU trainer (spread over the machines), or one GPU for a run with device "cuda", which Ray places on a
 node that has it. `why_lost` turns Ray's error for a dead trainer into the sentence a user reads.
@@ -27,7 +27,7 @@ import torch
 
 from core import datasets, settings
 from core.device import resolve_device
-from core.lr_finder import find_lr
+from core.lessons.lr_finder import find_lr
 from core.train import ConfigError, Finished, Progress, RunConfig, fit, start
 
 ADDRESS_VARIABLE = "DASHBOARD_RAY_ADDRESS"

@@ -64,7 +64,7 @@ def status(run) -> str:
 
 
 def summary_table(runs) -> pd.DataFrame:
-    """One row per run (core.jobs.Job or core.runs.StoredRun): label, settings, state, final metrics."""
+    """One row per run (core.runs.jobs.Job or core.runs.book.StoredRun): label, settings, state, final metrics."""
     rows = []
     for run in runs:
         history = run.history

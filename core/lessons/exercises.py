@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, insert, select
 
-from core.store import Store, guarded
+from core.runs.store import Store, guarded
 
 RUNNABLE, DERIVATION, OUTSIDE = "runnable", "derivation", "outside"
 
@@ -800,7 +800,7 @@ def measure_read_speed(timeout: float = 240.0) -> list[dict]:
     import subprocess
     import sys
 
-    code = "import json; from core.exercises import read_speed; print(json.dumps(read_speed()))"
+    code = "import json; from core.lessons.exercises import read_speed; print(json.dumps(read_speed()))"
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -1,7 +1,7 @@
 """Runs that last: every owner's runs, live in this server or kept in the run store.
 
 A `RunBook` (one per server) is what the pages ask for runs. `submit` writes a run's row to the store
-(`core.store`), queues it on the scheduler (`core.jobs`) and records each of its messages - the
+(`core.runs.store`), queues it on the scheduler (`core.runs.jobs`) and records each of its messages - the
 progress events, the latest evaluation's weights and the final ones, a sweep's result, how it ended -
 as the job's thread receives them: a queue's put, never a database write on the way. While this
 server trains a run, `runs` hands the pages the live `Job`; once its end is in the store, the job is
@@ -28,9 +28,9 @@ from functools import cached_property
 import torch
 
 from core import checkpoint, datasets, settings
-from core.jobs import Job, Scheduler
-from core.lr_finder import Sweep
-from core.store import Store, StoredRow, StoreError
+from core.lessons.lr_finder import Sweep
+from core.runs.jobs import Job, Scheduler
+from core.runs.store import Store, StoredRow, StoreError
 from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started
 
 GRACE = 90.0  # seconds an owner may have no page open before their runs stop: a reload is back in 1-3 s
@@ -71,7 +71,7 @@ class RunBook:
     # --- starting, stopping, deleting ---------------------------------------------------------
 
     def submit(self, owner: str, config: RunConfig, data=None, label="", task="train", options=None, group=""):
-        """Queue a run of `owner` (`task` and `options` as core.jobs'); its Job."""
+        """Queue a run of `owner` (`task` and `options` as core.runs.jobs'); its Job."""
         try:
             run_id = self.store.new_run(owner, label, task, config, group)
             self.store.prune(owner)
