@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -83,6 +84,24 @@ def test_the_album_keeps_photos_and_names_across_a_restart(store, backbone):
     assert torch.equal(again.small, album.small) and again.small.shape == (5, 3, 64, 64)
     assert Image.open(io.BytesIO(again.thumbnail(again.ids[0]))).size == (96, 96)
     assert Album(store, "someone else").counts() == [0, 0, 0]  # albums are per browser
+
+
+def test_a_browser_unseen_for_30_days_is_forgotten_with_its_photos_and_class_place(store, backbone):
+    """The store forgets an owner's rows in the album's and the classes' tables too, which it does not define."""
+    from core.runs.classroom import Classroom
+
+    Album(store, "student").add(0, teaching_set(2)["cat"], backbone)
+    Album(store, "friend").add(1, teaching_set(2)["dog"], backbone)
+    room = Classroom(store)
+    lesson, _key = room.start("teacher")
+    room.join("student", lesson.code, "Ada")
+    store.record(0, "seen", "student")
+    assert store.flush()
+    assert store.prune_owners(days=30, now=time.time() + 31 * 86400) == 1
+    again = Store(store.url)  # a new server: nothing of the student's comes back from the store
+    assert Album(again, "student").counts() == [0, 0, 0] and Classroom(again).membership("student") is None
+    assert Album(again, "friend").counts() == [0, 2, 0], "only the forgotten browser's photos go"
+    assert room.names(lesson.code) == []
 
 
 def test_class_names_are_checked_and_classes_can_come_and_go(store, backbone):

@@ -4,7 +4,9 @@ SQLAlchemy 2 over SQLite by default (`runs.db` in the data folder, made on first
 start); any SQLAlchemy URL in `DASHBOARD_DB` (PostgreSQL, say) lets several dashboard servers share one
 store. A run's row holds its owner (a browser's random id), label, config, state and outcome; its
 progress events go to `events`, and `weights` holds weights-only checkpoints (`core.checkpoint`'s
-format): the latest evaluation's, replaced at each evaluation, and the final one. Writes never wait
+format): the latest evaluation's, replaced at each evaluation, and the final one. Other modules keep
+their own tables here (`create_tables`: the album's, the classes', the exercises'); `prune_owners`
+forgets a browser unseen for 30 days in every table with an `owner` column. Writes never wait
 on the database: `record` puts an item on a queue (microseconds) and a writer thread applies the
 queue in one transaction every `FLUSH_SECONDS`; a failed write keeps its batch to retry and sets
 `problem`, so a run in memory is never lost with it. Each server beats a heartbeat into `servers`; a
@@ -42,6 +44,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    column,
     create_engine,
     delete,
     event,
@@ -49,6 +52,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    table,
     text,
     update,
 )
@@ -119,22 +123,6 @@ weights = Table(
     Column("final", Boolean, nullable=False),
     Column("blob", LargeBinary, nullable=False),  # core.checkpoint's bytes
 )
-# a student's own photos (core.vision.album): each owner's class names, and each photo three ways
-albums = Table("albums", meta, Column("owner", String(64), primary_key=True), Column("classes", JSON, nullable=False))
-photos = Table(
-    "photos",
-    meta,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("owner", String(64), index=True, nullable=False),
-    Column("label", Integer, nullable=False),  # the class's position in the owner's album
-    Column("name", String(255), nullable=False),
-    Column("jpeg", LargeBinary, nullable=False),  # the 256x256 centre square (thumbnails, augmented views)
-    Column("features", LargeBinary, nullable=False),  # float32 (1280,): EfficientNet-Lite0's features
-    Column("small", LargeBinary, nullable=False),  # uint8 (3, 64, 64): for a network from scratch
-    Column("created", Float, nullable=False),
-    sqlite_autoincrement=True,
-)
-
 HOST = socket.gethostname()
 
 
@@ -177,9 +165,9 @@ def guarded(default):
     return wrap
 
 
-def _fit(column: Column, text_: str | None) -> str | None:
+def _fit(col: Column, text_: str | None) -> str | None:
     """A text cut to its column's length (PostgreSQL refuses a longer one; SQLite would keep it)."""
-    limit = column.type.length
+    limit = col.type.length
     return text_ if text_ is None or len(text_) <= limit else text_[: limit - 1] + "…"
 
 
@@ -260,6 +248,7 @@ class Store:
         self._idle = threading.Event()
         self._idle.set()
         self._lock = threading.Lock()  # one writer of the engine at a time (the writer thread and new_run)
+        self._made: list[MetaData] = []  # other modules' tables, made once per server (`create_tables`)
         self._cut_off, self._back_since = False, 0.0  # writes failing now; when they worked again (time.time())
         self._unset = False  # a database server that was down when this one started: set up once it answers
         try:
@@ -364,11 +353,15 @@ class Store:
             yield conn
 
     def create_tables(self, metadata: MetaData) -> None:
-        """Make another module's tables where missing (PostgreSQL: one server at a time, as at set-up)."""
+        """Make another module's tables where missing, once per server (PostgreSQL: one server at a time, as at
+        set-up); a failure leaves them to the next call."""
+        if any(made is metadata for made in self._made):
+            return
         with self.transaction() as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(7215022)"))
             metadata.create_all(conn)
+        self._made.append(metadata)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -653,6 +646,15 @@ class Store:
         return len(mine)
 
     @staticmethod
+    def _owned_tables(conn) -> list[str]:
+        """The tables of other modules (`create_tables`) with an `owner` column, whether or not this server has
+        opened them yet: a forgotten owner's rows go from each."""
+        found = inspect(conn)
+        mine = {runs.name, owners.name}
+        names = [name for name in found.get_table_names() if name not in mine]
+        return [name for name in names if any(c["name"] == "owner" for c in found.get_columns(name))]
+
+    @staticmethod
     def _delete_ids(conn, ids: list[int]) -> None:
         if ids:
             conn.execute(delete(events).where(events.c.run_id.in_(ids)))
@@ -671,13 +673,13 @@ class Store:
 
     @guarded(0)
     def prune_owners(self, days: float = OWNER_DAYS, now: float | None = None) -> int:
-        """Forget owners unseen for `days`, with all their runs and photos; how many owners."""
+        """Forget owners unseen for `days`, with all their runs, photos and class places; how many owners."""
         cutoff = (now or time.time()) - days * 86400
         with self._lock, self.engine.begin() as conn:
             old = list(conn.execute(select(owners.c.id).where(owners.c.last_seen < cutoff)).scalars())
             if old:
                 self._delete_ids(conn, list(conn.execute(select(runs.c.id).where(runs.c.owner.in_(old))).scalars()))
-                conn.execute(delete(photos).where(photos.c.owner.in_(old)))
-                conn.execute(delete(albums).where(albums.c.owner.in_(old)))
+                for name in self._owned_tables(conn):  # the album's, a class's: made by other modules
+                    conn.execute(delete(table(name, column("owner"))).where(column("owner").in_(old)))
                 conn.execute(delete(owners).where(owners.c.id.in_(old)))
         return len(old)

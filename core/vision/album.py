@@ -24,12 +24,42 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from PIL import Image
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from core.datasets import PHOTO_FEATURES, PHOTOS, Data
-from core.runs.store import Store, albums, guarded, photos
+from core.runs.store import Store, guarded
 from core.vision import transfer
 from core.vision.photos import decode_photo
+
+# in the run store, made by the first album a server opens: each owner's class names, and each photo three ways
+meta = MetaData()
+albums = Table("albums", meta, Column("owner", String(64), primary_key=True), Column("classes", JSON, nullable=False))
+photos = Table(
+    "photos",
+    meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(64), index=True, nullable=False),
+    Column("label", Integer, nullable=False),  # the class's position in the owner's album
+    Column("name", String(255), nullable=False),
+    Column("jpeg", LargeBinary, nullable=False),  # the 256x256 centre square (thumbnails, augmented views)
+    Column("features", LargeBinary, nullable=False),  # float32 (1280,): EfficientNet-Lite0's features
+    Column("small", LargeBinary, nullable=False),  # uint8 (3, 64, 64): for a network from scratch
+    Column("created", Float, nullable=False),
+    sqlite_autoincrement=True,
+)
 
 DEFAULT_CLASSES = ("cat", "dog", "neither")
 MIN_CLASSES, MAX_CLASSES = 2, 5
@@ -82,8 +112,13 @@ class Album:
     def problem(self) -> str | None:  # `guarded` sets the store's: one sentence for runs and photos alike
         return self.store.problem
 
+    def _transaction(self):
+        self.store.create_tables(meta)  # a no-op once made; made here too if the store was down at `_load`
+        return self.store.transaction()
+
     @guarded(None)
     def _load(self) -> None:
+        self.store.create_tables(meta)
         with self.store.engine.connect() as conn:
             classes = conn.execute(select(albums.c.classes).where(albums.c.owner == self.owner)).scalar()
             query = select(photos.c.id, photos.c.label, photos.c.name, photos.c.features, photos.c.small)
@@ -138,7 +173,7 @@ class Album:
 
     @guarded(None)
     def _save_classes(self, shift_from: int | None = None) -> None:
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute(delete(albums).where(albums.c.owner == self.owner))
             conn.execute(insert(albums).values(owner=self.owner, classes=self.classes))
             if shift_from is not None:
@@ -249,7 +284,7 @@ class Album:
 
     @guarded(None)
     def _write(self, rows: list[dict]) -> list[int]:
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             return [conn.execute(insert(photos).values(**row)).inserted_primary_key[0] for row in rows]
 
     def jpeg(self, photo_id: int) -> bytes | None:
@@ -288,7 +323,7 @@ class Album:
 
     @guarded(None)
     def _delete(self, photo_ids: list[int]) -> None:
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute(delete(photos).where(photos.c.owner == self.owner, photos.c.id.in_(photo_ids)))
 
     # --- data for training ---------------------------------------------------------------
