@@ -15,9 +15,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
-from core.export.script import file_name, sections, to_notebook, to_script
+from core.datasets import Data
+from core.export.script import IMAGE_SHAPES, file_name, sections, to_notebook, to_script
 from core.train import RunConfig, train
+from core.train import start as train_start
 
 # the ResNet page's recipe (issue 11)
 RECIPE = dict(
@@ -60,22 +63,48 @@ def test_every_family_and_implementation_compiles_without_our_package(config):
     assert ("nn.Parameter(" in src) == explicit_parameters  # the scratch ResNet is written out, but of layers
 
 
+def random_data(config: RunConfig) -> Data:
+    """A few random examples of the config's dataset's shape: the model is built from the shape alone."""
+    if config.dataset in IMAGE_SHAPES:
+        channels, height, width, q = IMAGE_SHAPES[config.dataset]
+        X, y, classes = torch.rand(20, channels, height, width), torch.arange(20) % q, tuple(map(str, range(q)))
+    else:
+        d = len(config.true_w) if config.dataset == "synthetic" else 2
+        X, y, classes = torch.randn(20, d), torch.randn(20, 1), ()
+    return Data(config.dataset, X, y, X, y, classes)
+
+
+@pytest.mark.parametrize("config", CASES, ids=lambda c: f"{c.model}-{c.implementation}-{c.dataset}")
+def test_the_script_builds_the_runs_network_weight_for_weight(config):
+    """The script's model code is core.models' own: run alone, it makes the network the run starts from."""
+    data = random_data(config)
+    run = train_start(config, data)
+    (_, settings), _, (_, model), *_ = sections(config)
+    namespace = {}
+    defs = [node for node in ast.walk(ast.parse(model)) if isinstance(node, ast.FunctionDef)]
+    hints = [d.name for d in defs if d.returns or any(a.annotation for a in ast.walk(d.args) if isinstance(a, ast.arg))]
+    assert defs and not hints, "written as one would by hand: no type hints"
+    exec(settings, namespace)  # the imports, seed and device
+    namespace["mean"], namespace["std"] = data.channel_stats if config.normalize else (None, None)
+    exec(model, namespace)
+    expected, made = run.model.state_dict(), namespace["net"].state_dict()
+    assert list(made) == list(expected)
+    for key, value in expected.items():
+        assert torch.equal(made[key], value), key
+
+
 def test_the_models_follow_the_implementation_choice():
     mlp = RunConfig(model="mlp", num_layers=2, num_hiddens=128, activation="tanh")
     concise = to_script(mlp)
-    layers = [
-        "nn.Flatten()",
-        "nn.Linear(784, 128)",
-        "nn.Tanh()",
-        "nn.Linear(128, 128)",
-        "nn.Tanh()",
-        "nn.Linear(128, 10)",
-    ]
-    assert "nn.Sequential(\n" + "".join(f"    {layer},\n" for layer in layers) + ").to(device)" in concise
+    call = 'MLP(784, 10, num_hiddens=128, num_layers=2, activation="tanh")'
+    assert "class MLP(nn.Module):" in concise and f"net = {call}.to(device)" in concise
+    assert "class MLPScratch" not in concise and "nn.Parameter(" not in concise
     scratch = to_script(RunConfig(**{**mlp.as_dict(), "implementation": "scratch"}))
-    assert "sizes=[784, 128, 128, 10]" in scratch and "def tanh(X):" in scratch and "class SGD:" in scratch
+    assert f"net = MLPScratch{call[3:]}.to(device)" in scratch
+    assert "def tanh(X):" in scratch and "class SGD:" in scratch and "torch.optim.SGD(" not in scratch
     resnet = to_script(RunConfig(model="resnet", implementation="scratch", resnet_blocks=2))
-    assert "class Residual(nn.Module):" in resnet and "Residual(16, 32, stride=2)," in resnet
+    assert "ResNet(in_channels=1, num_classes=10, widths=(16, 32, 64), blocks=(2, 2, 2))" in resnet
+    assert "class Residual(nn.Module):" in resnet and "BasicBlock" not in resnet
     assert "def cross_entropy(" in resnet and "nn.CrossEntropyLoss" not in resnet
 
 

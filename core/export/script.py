@@ -4,24 +4,31 @@
 built as JSON by hand) with the same code cells. The program uses only PyTorch and torchvision, never
 this dashboard's `core`: it loads the dataset with torchvision (or makes the synthetic data), holds it
 as tensors, defines the model as the run builds it - explicit parameters when the implementation is
-"scratch", `nn.Sequential` when "concise" - then the loss, the optimizer and a plain minibatch loop
-that prints each epoch's train loss and validation accuracy. Each piece is a template of the code one
-would write by hand, filled in with the run's numbers (the from-scratch activations and losses are
-`core.ops`' own source); models, shuffling, steps and evaluation follow `core.train`, so the exported
-run starts from the same weights, sees the examples in the same order and ends with the same accuracy.
+"scratch", torch.nn layers when "concise" - then the loss, the optimizer and a plain minibatch loop
+that prints each epoch's train loss and validation accuracy. The model classes, the from-scratch
+activations, losses, optimizer and schedule are `core`'s own source, less type hints (`_source`); the
+data loading and the loop are templates of the code one would write by hand, filled in with the run's
+numbers, and follow `core.train`, so the exported run starts from the same weights, sees the examples
+in the same order and ends with the same accuracy.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
+import io
 import json
 import re
+import tokenize
 from string import Template
 from textwrap import dedent, fill
 
 from core import datasets, ops, optim
 from core.models import MODELS, Normalized, resnet_shape
-from core.models.resnet import RESNET18
+from core.models.linear import LinearRegression, LinearRegressionScratch
+from core.models.mlp import MLP, MLPScratch, layer_sizes
+from core.models.resnet import RESNET18, Residual, ResNet, basic_block, resnet18_torchvision, resnet_concise
+from core.models.softmax import SoftmaxRegression, SoftmaxRegressionScratch
 from core.train import RunConfig, recipe_parts
 
 # what the pages call each dataset, and (channels, height, width, classes) of the image sets
@@ -61,20 +68,42 @@ LOSSES_SCRATCH = {
 }
 
 
-def _from_scratch(*functions) -> str:
-    """The source of core.ops functions without their type hints: `def relu(X: Tensor) -> Tensor:` -> `def relu(X):`."""
+def _source(*objects) -> str:
+    """The source of core's functions and classes without type hints, as one would write them in a script:
+    `def relu(X: Tensor) -> Tensor:` -> `def relu(X):`, a signature over several lines back on one."""
+    return "\n\n\n".join(_plain(inspect.getsource(obj)).strip("\n") for obj in objects)
 
-    def param(text: str) -> str:  # "label_smoothing: float = 0.0" -> "label_smoothing=0.0"
-        name, _, default = text.partition("=")
-        name = name.split(":")[0].strip()
-        return f"{name}={default.strip()}" if default else name
 
-    def plain(match: re.Match) -> str:
-        params = ", ".join(param(p) for p in match[2].split(",") if p.strip())
-        return f"def {match[1]}({params}):"
+def _plain(source: str) -> str:
+    lines = source.split("\n")
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    defs = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)]
+    for node in sorted(defs, key=lambda node: node.lineno, reverse=True):  # from the bottom: line numbers hold
+        depth = 0
+        for token in (t for t in tokens if t.start[0] >= node.lineno and t.type == tokenize.OP):
+            depth += (token.string in "([{") - (token.string in ")]}")
+            if token.string == ":" and depth == 0:  # the colon that ends the signature, not one in it
+                break
+        (row, col), first = token.end, node.lineno - 1
+        indent = lines[first][: len(lines[first]) - len(lines[first].lstrip())]
+        lines[first:row] = [f"{indent}def {node.name}({_params(node.args, source)}):{lines[row - 1][col:]}"]
+    return "\n".join(lines)
 
-    sources = (re.sub(r"^def (\w+)\((.*)\)(?: -> .+)?:$", plain, inspect.getsource(f), flags=re.M) for f in functions)
-    return "\n\n\n".join(source.strip("\n") for source in sources)
+
+def _params(args: ast.arguments, source: str) -> str:
+    """The parameters as written, less their annotations: `self, lr, momentum=0.0, *, nesterov=False`."""
+    default = {id(arg): value for arg, value in zip((args.posonlyargs + args.args)[::-1], args.defaults[::-1])}
+    default |= {id(arg): value for arg, value in zip(args.kwonlyargs, args.kw_defaults) if value is not None}
+
+    def one(arg: ast.arg, star: str = "") -> str:
+        value = default.get(id(arg))
+        return star + arg.arg + ("" if value is None else "=" + ast.get_source_segment(source, value))
+
+    params = [one(arg) for arg in args.posonlyargs] + (["/"] if args.posonlyargs else [])
+    params += [one(arg) for arg in args.args]
+    params += [one(args.vararg, "*")] if args.vararg else (["*"] if args.kwonlyargs else [])
+    params += [one(arg) for arg in args.kwonlyargs] + ([one(args.kwarg, "**")] if args.kwarg else [])
+    return ", ".join(params)
 
 
 # --- The data -------------------------------------------------------------------------------------
@@ -205,135 +234,7 @@ def _data(config: RunConfig) -> tuple[str, str]:
 
 
 # --- The models -----------------------------------------------------------------------------------
-
-LINEAR_SCRATCH = """
-class LinearRegressionScratch(nn.Module):
-    def __init__(self, num_inputs, sigma=0.01):
-        super().__init__()
-        self.w = nn.Parameter(torch.normal(0, sigma, (num_inputs, 1)))
-        self.b = nn.Parameter(torch.zeros(1))
-
-    def forward(self, X):
-        return X @ self.w + self.b  # (n, d) @ (d, 1) + (1,) -> (n, 1)
-
-
-torch.manual_seed(seed)
-net = LinearRegressionScratch(num_inputs=$num_inputs).to(device)
-"""
-LINEAR_CONCISE = """
-torch.manual_seed(seed)
-net = nn.Linear($num_inputs, 1)
-net.weight.data.normal_(0, 0.01)  # d2l's initialisation
-net.bias.data.fill_(0)
-net = net.to(device)
-"""
-SOFTMAX_SCRATCH = """
-class SoftmaxRegressionScratch(nn.Module):
-    def __init__(self, num_inputs, num_outputs, sigma=0.01):
-        super().__init__()
-        self.W = nn.Parameter(torch.normal(0, sigma, (num_inputs, num_outputs)))
-        self.b = nn.Parameter(torch.zeros(num_outputs))
-
-    def forward(self, X):
-        X = X.reshape(-1, self.W.shape[0])  # (n, C, H, W) -> (n, d)
-        return X @ self.W + self.b  # (n, q) logits: the softmax is in the loss
-
-
-torch.manual_seed(seed)
-net = SoftmaxRegressionScratch(num_inputs=$num_inputs, num_outputs=$num_outputs).to(device)
-"""
-SOFTMAX_CONCISE = """
-torch.manual_seed(seed)
-net = nn.Sequential(nn.Flatten(), nn.Linear($num_inputs, $num_outputs)).to(device)
-"""
-MLP_SCRATCH = """
-$activation
-
-
-class MLPScratch(nn.Module):
-    def __init__(self, sizes):
-        super().__init__()
-        self.Ws, self.bs = nn.ParameterList(), nn.ParameterList()
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = 1 / math.sqrt(fan_in)  # U(-bound, bound), the range nn.Linear uses: deep nets still train
-            self.Ws.append(nn.Parameter(torch.empty(fan_in, fan_out).uniform_(-bound, bound)))
-            self.bs.append(nn.Parameter(torch.empty(fan_out).uniform_(-bound, bound)))
-
-    def forward(self, X):
-        H = X.reshape(-1, self.Ws[0].shape[0])  # (n, d)
-        for W, b in zip(self.Ws[:-1], self.bs[:-1]):
-            H = $act(H @ W + b)  # (n, num_hiddens)
-        return H @ self.Ws[-1] + self.bs[-1]  # (n, q) logits
-
-
-torch.manual_seed(seed)
-net = MLPScratch(sizes=$sizes).to(device)
-"""
-RESIDUAL_SCRATCH = '''
-class Residual(nn.Module):
-    """Y = ReLU(BN(conv(ReLU(BN(conv(X))))) + shortcut(X)); stride 2 halves height and width."""
-
-    def __init__(self, in_channels, channels, stride=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.shortcut = None
-        if stride != 1 or in_channels != channels:  # a 1x1 convolution gives the input the output's shape
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels)
-            )
-
-    def forward(self, X):
-        Y = F.relu(self.bn1(self.conv1(X)))
-        Y = self.bn2(self.conv2(Y))
-        return F.relu(Y + (X if self.shortcut is None else self.shortcut(X)))
-'''
-RESIDUAL_CONCISE = '''
-def Residual(in_channels, channels, stride=1):
-    """torchvision's residual block, with a 1x1 convolution on the shortcut when the shape changes."""
-    shortcut = None
-    if stride != 1 or in_channels != channels:
-        shortcut = nn.Sequential(
-            nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels)
-        )
-    return BasicBlock(in_channels, channels, stride=stride, downsample=shortcut)
-'''
-RESNET = """
-$residual
-
-
-torch.manual_seed(seed)
-net = nn.Sequential(
-    nn.Conv2d($in_channels, $width, 3, padding=1, bias=False),  # stem: 3x3, no max-pool, for small images
-    nn.BatchNorm2d($width),
-    nn.ReLU(),
-$blocks
-    nn.AdaptiveAvgPool2d(1),
-    nn.Flatten(),
-    nn.Linear($channels, $num_outputs),
-).to(device)
-"""
-RESNET18_CONCISE = """
-torch.manual_seed(seed)
-net = torchvision.models.resnet18(num_classes=$num_outputs)
-net.conv1 = nn.Conv2d($in_channels, 64, 3, padding=1, bias=False)  # small images: a 3x3 stem ...
-net.maxpool = nn.Identity()  # ... and no max-pool
-net = net.to(device)
-"""
-
-
-def _resnet_blocks(widths, blocks) -> tuple[str, int]:
-    """One line per residual block; a new stage (after the first) halves the size and widens."""
-    lines, channels = [], widths[0]
-    for stage, (width, num_blocks) in enumerate(zip(widths, blocks)):
-        for j in range(num_blocks):
-            stride = ", stride=2" if stage > 0 and j == 0 else ""
-            lines.append(f"    Residual({channels}, {width}{stride}),")
-            channels = width
-    return "\n".join(lines), channels
-
+# core.models' own classes, so that the script builds the run's network: the same layers, drawn in the same order.
 
 INIT_NORMAL = """
 with torch.no_grad():  # every weight and bias drawn again, from N(0, $std^2)
@@ -356,7 +257,7 @@ def _model(config: RunConfig) -> tuple[str, str]:
     """(markdown, code) that define `net` on the device, and draw its weights anew when the run asks."""
     text, code = _network(config)
     if config.normalize:  # core.models' own class, as the run used it
-        code += f"\n\n\n{inspect.getsource(Normalized).strip()}\n\n\nnet = Normalized(net, mean, std).to(device)"
+        code += f"\n\n\n{_source(Normalized)}\n\n\nnet = Normalized(net, mean, std).to(device)"
     if config.init_std:
         std = f"{config.init_std:g}"
         text += f" Every weight and bias is then drawn again from a normal distribution with mean 0 and std {std}."
@@ -378,42 +279,41 @@ def _network(config: RunConfig) -> tuple[str, str]:
     else:
         num_inputs = len(config.true_w) if config.dataset == "synthetic" else 2
     how = "from scratch: explicit parameters" if scratch else "concise: torch.nn layers"
-    if family == "linear":
-        return f"Linear regression, {how}.", _fill(LINEAR_SCRATCH if scratch else LINEAR_CONCISE, num_inputs=num_inputs)
-    if family == "softmax":
-        code = _fill(SOFTMAX_SCRATCH if scratch else SOFTMAX_CONCISE, num_inputs=num_inputs, num_outputs=num_outputs)
-        return f"Softmax regression, {how}.", code
+    if family in ("linear", "softmax"):
+        cls = {
+            "linear": (LinearRegression, LinearRegressionScratch),
+            "softmax": (SoftmaxRegression, SoftmaxRegressionScratch),
+        }
+        model = cls[family][scratch]
+        outputs = "" if family == "linear" else f", num_outputs={num_outputs}"
+        return f"{MODELS[family]}, {how}.", _built([model], f"{model.__name__}(num_inputs={num_inputs}{outputs})")
     if family == "mlp":
-        sizes = [num_inputs, *[config.num_hiddens] * config.num_layers, num_outputs]
+        sizes = layer_sizes(num_inputs, num_outputs, config.num_hiddens, config.num_layers)
         text = f"A multilayer perceptron {'-'.join(map(str, sizes))} with {config.activation}, {how}."
-        if scratch:
-            activation = _from_scratch(*ACTIVATIONS_SCRATCH[config.activation])
-            return text, _fill(MLP_SCRATCH, activation=activation, act=config.activation, sizes=sizes)
-        act = {"relu": "nn.ReLU()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()"}[config.activation]
-        layers = ["nn.Flatten()"]
-        for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
-            layers += [f"nn.Linear({fan_in}, {fan_out})", act]
-        layers.append(f"nn.Linear({sizes[-2]}, {sizes[-1]})")
-        body = "".join(f"    {layer},\n" for layer in layers)
-        return text, f"torch.manual_seed(seed)\nnet = nn.Sequential(\n{body}).to(device)"
+        model, act = (MLPScratch if scratch else MLP), config.activation
+        sizes_args = f"num_hiddens={config.num_hiddens}, num_layers={config.num_layers}"
+        call = f'{model.__name__}({num_inputs}, {num_outputs}, {sizes_args}, activation="{act}")'
+        if not scratch:
+            return text, _built([layer_sizes, MLP], call)
+        # only the run's activation, written out, in core.ops' table of (from scratch, PyTorch)
+        activations = _source(*ACTIVATIONS_SCRATCH[act]) + f'\n\n\nACTIVATIONS = {{"{act}": ({act}, torch.{act})}}'
+        return text, activations + "\n\n\n" + _built([layer_sizes, MLPScratch], call)
     if family == "resnet18" and not scratch:
-        return "torchvision's ResNet-18 with a stem for small images.", _fill(
-            RESNET18_CONCISE, in_channels=channels, num_outputs=num_outputs
-        )
+        call = f"resnet18_torchvision(in_channels={channels}, num_classes={num_outputs})"
+        return "torchvision's ResNet-18 with a stem for small images.", _built([resnet18_torchvision], call)
     widths, blocks = (RESNET18["widths"], RESNET18["blocks"]) if family == "resnet18" else resnet_shape(config)
-    block_lines, last = _resnet_blocks(widths, blocks)
-    residual = _fill(RESIDUAL_SCRATCH if scratch else RESIDUAL_CONCISE)
-    code = _fill(
-        RESNET,
-        residual=residual,
-        in_channels=channels,
-        width=widths[0],
-        blocks=block_lines,
-        channels=last,
-        num_outputs=num_outputs,
-    )
+    shape = f"in_channels={channels}, num_classes={num_outputs}, widths={widths}, blocks={blocks}"
+    if scratch:
+        code = _built([Residual, ResNet], f"ResNet({shape})")
+    else:
+        code = _built([basic_block, ResNet, resnet_concise], f"resnet_concise({shape})")
     block = "the residual block written out" if scratch else "torchvision's residual block"
     return f"{MODELS[family]}: stages of widths {', '.join(map(str, widths))}, {block}.", code
+
+
+def _built(objects, call: str) -> str:
+    """The source of core.models' classes and functions, then `net` made by `call` from the run's seed."""
+    return _source(*objects) + f"\n\n\ntorch.manual_seed(seed)\nnet = {call}.to(device)"
 
 
 # --- The loss and the optimizer ---------------------------------------------------------------------
@@ -458,7 +358,7 @@ def _loss(config: RunConfig, defined: set[str]) -> tuple[str, str]:
             return text, f"loss = nn.CrossEntropyLoss(label_smoothing={smoothing!r})"
         return text, _fill(LOSSES_CONCISE[name])
     functions = [f for f in LOSSES_SCRATCH[name] if f.__name__ not in defined]
-    code = _from_scratch(*functions)
+    code = _source(*functions)
     if name in ("softmax_mse", "sigmoid_mse"):
         code += "\n\n\n" + _fill(PROB_MSE, name=name, squash=name.removesuffix("_mse"))
     if smoothing:
@@ -482,7 +382,7 @@ def _optimizer(config: RunConfig) -> tuple[str, str]:
     if name == "adam":
         code = f"optimizer = torch.optim.Adam(net.parameters(), lr=lr{options})"
     elif config.scratch:
-        code = inspect.getsource(optim.SGD).strip("\n") + f"\n\n\noptimizer = SGD(net.parameters(), lr=lr{options})"
+        code = _source(optim.SGD) + f"\n\n\noptimizer = SGD(net.parameters(), lr=lr{options})"
     else:
         code = f"optimizer = torch.optim.SGD(net.parameters(), lr=lr{options})"
     if config.lr_schedule == "constant":
@@ -494,7 +394,7 @@ def _optimizer(config: RunConfig) -> tuple[str, str]:
     # the steps data_iter takes: a ragged last batch is one more, unless it is dropped
     steps = "steps_per_epoch = len(X_train) // batch_size if drop_last else math.ceil(len(X_train) / batch_size)"
     if config.scratch:
-        schedule = _from_scratch(optim.set_lr) + "\n\n\n" + inspect.getsource(optim.OneCycle).strip("\n")
+        schedule = _source(optim.set_lr, optim.OneCycle)
         code += f"\n\n\n{schedule}\n\n\n{steps}\nscheduler = OneCycle(optimizer, lr, steps_per_epoch * num_epochs)"
     else:
         code += (
@@ -549,10 +449,7 @@ REGRESS = dict(
     evaluate_return="return loss(y_hat, y).item()",
     report='print(f"epoch {epoch + 1}, train loss {train_loss:.4f}, val loss {evaluate(net, X_val, y_val):.4f}")',
 )
-LEARNED = {
-    True: "w, b = net.w.detach().reshape(-1), net.b.detach()",
-    False: "w, b = net.weight.detach().reshape(-1), net.bias.detach()",
-}
+LEARNED = "w, b = net.w.detach().reshape(-1), net.b.detach()"  # both twins keep w (d, 1) and b (1,)
 
 
 def _training(config: RunConfig) -> tuple[str, str]:
@@ -562,7 +459,7 @@ def _training(config: RunConfig) -> tuple[str, str]:
     text = "Train: minibatches in a fresh random order each epoch, then the validation loss"
     if classify:
         return text + " and accuracy.", code
-    code += "\n\n" + LEARNED[config.scratch] + '\nprint(f"learned w {w.tolist()}, b {b.item():.4f}")'
+    code += "\n\n" + LEARNED + '\nprint(f"learned w {w.tolist()}, b {b.item():.4f}")'
     if config.dataset == "synthetic":
         code += '\nprint(f"error in estimating w: {(true_w - w.cpu()).tolist()}, b: {true_b - b.item():.4f}")'
     return text + "; finally the learned parameters.", code
@@ -606,8 +503,6 @@ def _imports(code: str) -> str:
     lines.append("from torch import nn")
     if re.search(r"\bF\.", code):
         lines.append("from torch.nn import functional as F")
-    if "BasicBlock(" in code:
-        lines.append("from torchvision.models.resnet import BasicBlock")
     return "\n".join(lines)
 
 

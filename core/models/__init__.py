@@ -7,7 +7,7 @@ classifiers the photo page asks, which are used, not trained.) A run that normal
 network inside `Normalized`, which subtracts the training set's mean and divides by its std per channel
 first: scratch and concise share it, and since mean and std are buffers of the model, a saved checkpoint
 and the photo page take them along, so a model never sees inputs scaled otherwise than in its training.
-(`Normalized` has no type hints: `core.export` writes its source into the exported script as it is.)
+(`core.export` writes these classes' own source into the exported script, less their type hints.)
 """
 
 from __future__ import annotations

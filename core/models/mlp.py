@@ -15,7 +15,7 @@ from torch import nn
 from core.ops import ACTIVATIONS
 
 
-def _layer_sizes(num_inputs: int, num_outputs: int, num_hiddens: int, num_layers: int) -> list[int]:
+def layer_sizes(num_inputs: int, num_outputs: int, num_hiddens: int, num_layers: int) -> list[int]:
     return [num_inputs, *[num_hiddens] * num_layers, num_outputs]
 
 
@@ -25,7 +25,7 @@ class MLPScratch(nn.Module):
     ):
         super().__init__()
         self.activation = ACTIVATIONS[activation][0]
-        sizes = _layer_sizes(num_inputs, num_outputs, num_hiddens, num_layers)
+        sizes = layer_sizes(num_inputs, num_outputs, num_hiddens, num_layers)
         self.Ws = nn.ParameterList()
         self.bs = nn.ParameterList()
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -47,7 +47,7 @@ class MLP(nn.Module):
     ):
         super().__init__()
         act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[activation]
-        sizes = _layer_sizes(num_inputs, num_outputs, num_hiddens, num_layers)
+        sizes = layer_sizes(num_inputs, num_outputs, num_hiddens, num_layers)
         layers: list[nn.Module] = [nn.Flatten()]
         for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
             layers += [nn.Linear(fan_in, fan_out), act()]

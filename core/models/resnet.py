@@ -40,7 +40,7 @@ class Residual(nn.Module):
         return F.relu(Y + shortcut)
 
 
-def _basic_block(in_channels: int, channels: int, stride: int = 1) -> nn.Module:
+def basic_block(in_channels: int, channels: int, stride: int = 1) -> nn.Module:
     """torchvision's BasicBlock with the same shortcut as `Residual`."""
     from torchvision.models.resnet import BasicBlock
 
@@ -61,9 +61,10 @@ class ResNet(nn.Module):
         num_classes: int,
         widths: tuple[int, ...] = (16, 32, 64),
         blocks: tuple[int, ...] = (1, 1, 1),
-        block=Residual,
+        block=None,
     ):
         super().__init__()
+        block = block or Residual  # looked up here, not a default: the concise twin's script has no Residual
         if len(widths) != len(blocks):
             raise ValueError("widths and blocks need one entry per stage")
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
@@ -89,7 +90,7 @@ class ResNet(nn.Module):
 
 def resnet_concise(in_channels: int, num_classes: int, widths=(16, 32, 64), blocks=(1, 1, 1)) -> ResNet:
     """The same network assembled from torchvision's BasicBlock."""
-    return ResNet(in_channels, num_classes, widths, blocks, block=_basic_block)
+    return ResNet(in_channels, num_classes, widths, blocks, block=basic_block)
 
 
 RESNET18 = {"widths": (64, 128, 256, 512), "blocks": (2, 2, 2, 2)}
