@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.runs.book import RunBook  # noqa: E402
 from core.runs.jobs import Scheduler  # noqa: E402
-from core.runs.store import Store  # noqa: E402
+from core.runs.store import Event, Store  # noqa: E402
 from core.train import Progress, RunConfig  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "store.json"
@@ -59,14 +59,14 @@ def main() -> None:
     store = Store(f"sqlite:///{folder / 'runs.db'}")
     run_id = store.new_run(OWNER, "timed", "train", RunConfig())
     event = Progress(1, 1000, 0.1, 2.3, 0.9, 0.7, 50_000.0, 1.0, lr=0.1, val_examples=10_000)
-    record_us = per_call_us(lambda: store.record(run_id, "event", event))
+    record_us = per_call_us(lambda: store.record(Event(run_id, event)))
     assert store.flush(120)
     scheduler = Scheduler(1).warm_up(("fashion_mnist",))
     book = RunBook(scheduler, store)
-    message_us = per_call_us(lambda: book.message(_FakeJob, "event", event))
+    message_us = per_call_us(lambda: book.message(_FakeJob, event))
     began = time.perf_counter()
     for _ in range(20_000):
-        store.record(run_id, "event", event)
+        store.record(Event(run_id, event))
     assert store.flush(120)
     writer = 20_000 / (time.perf_counter() - began)
     print(f"record {record_us:.1f} us, message {message_us:.1f} us, writer {writer:,.0f} events/s", file=sys.stderr)

@@ -14,7 +14,7 @@ import pytest
 from test_store import db, url  # noqa: F401 - the store fixtures: a SQLite file and a PostgreSQL database
 
 from core.runs.classroom import CODE_ALPHABET, MAX_STUDENTS, Challenge, ClassError, Classroom, check_name
-from core.runs.store import Store
+from core.runs.store import Begun, End, Event, Store
 from core.train import Finished, Progress, RunConfig, Started
 
 TEACHER, ADA, BOB, EVE = "t" * 32, "a" * 32, "b" * 32, "e" * 32
@@ -23,10 +23,10 @@ TEACHER, ADA, BOB, EVE = "t" * 32, "a" * 32, "b" * 32, "e" * 32
 def finish(store: Store, owner: str, config: RunConfig, val_acc: float | None, status="completed") -> int:
     """A run of `owner` that trained and ended `status` at `val_acc`, written as a trainer's messages are."""
     run_id = store.new_run(owner, "Softmax regression #1", "train", config)
-    store.record(run_id, "started", (Started("cpu", "CPU", 100, 10, 10), ("a", "b"), None))
+    store.record(Begun(run_id, Started("cpu", "CPU", 100, 10, 10), ("a", "b"), None))
     val_loss = float("nan") if status == "diverged" else 0.5
-    store.record(run_id, "event", Progress(10, 10, 1.0, 0.4, val_loss, val_acc, 1000.0, 3.0))
-    store.record(run_id, "end", (Finished(status, "", 10, 3.0), None))
+    store.record(Event(run_id, Progress(10, 10, 1.0, 0.4, val_loss, val_acc, 1000.0, 3.0)))
+    store.record(End(run_id, Finished(status, "", 10, 3.0), None))
     assert store.flush()
     return run_id
 

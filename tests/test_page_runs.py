@@ -101,17 +101,17 @@ def stored_interrupted_catdog_run(owner: str) -> int:
     """A cat / dog / neither ResNet that was evaluated once, then lost its server (as after a SIGKILL)."""
     from core import checkpoint
     from core.models import build_model
-    from core.runs.store import runs
+    from core.runs.store import Begun, Checkpoint, Event, runs
     from ui.server import book
 
     store = book().store
     config = RunConfig(model="resnet", dataset="cifar10_catdog", resnet_width=4, resnet_stages=1)
     run_id = store.new_run(owner, "ResNet #1", "train", config)
-    store.record(run_id, "started", (Started("cpu", "CPU", 1000, 100, 1000), ("cat", "dog", "neither"), None))
-    store.record(run_id, "event", Progress(100, 1000, 1.0, 0.9, 0.8, 0.61, 900.0, 10.0))
+    store.record(Begun(run_id, Started("cpu", "CPU", 1000, 100, 1000), ("cat", "dog", "neither"), None))
+    store.record(Event(run_id, Progress(100, 1000, 1.0, 0.9, 0.8, 0.61, 900.0, 10.0)))
     weights = build_model(config, (3, 32, 32), 3).state_dict()
     make = lambda: checkpoint.pack(config, (3, 32, 32), ("cat", "dog", "neither"), weights)  # noqa: E731
-    store.record(run_id, "weights", (100, False, make))
+    store.record(Checkpoint(run_id, 100, False, make))
     assert store.flush()
     with store.engine.begin() as conn:  # its server is gone (this test's server, the tests' process, is not)
         conn.execute(update(runs).where(runs.c.id == run_id).values(server="gone", state="interrupted"))

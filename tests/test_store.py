@@ -18,7 +18,8 @@ from test_jobs import completed, wait_until
 from core.runs import store as store_module
 from core.runs.book import RunBook
 from core.runs.jobs import Scheduler
-from core.runs.store import Store, servers
+from core.runs.store import Begun, Checkpoint, End, Event, Seen, Store, SweepResult, servers
+from core.runs.view import RunView
 from core.train import Finished, Progress, RunConfig, Started
 
 SHORT = RunConfig(model="softmax", epochs=2, batch_size=256)
@@ -69,6 +70,11 @@ def test_a_finished_run_reads_back_from_the_store_after_a_restart(db, scheduler,
         assert torch.equal(run.model(X).argmax(1), job.run.model.eval()(X).argmax(1))
     assert run.run.last_eval == job.run.last_eval and len(run.run.data.X_val) == 10_000
     assert restarted.runs(BOB) == [], "another browser sees none of them"
+    # one interface for the pages: every attribute it declares reads the same, live and stored
+    assert isinstance(job, RunView) and isinstance(run, RunView)
+    same = [n for n in RunView.__annotations__ if n not in ("model", "run")] + ["last_eval", "seconds_left"]
+    assert {n: getattr(run, n) for n in same} == {n: getattr(job, n) for n in same}
+    assert run.run_on(small).last_eval == job.run_on(small).last_eval
 
 
 def test_one_browser_never_sees_or_deletes_anothers_runs(db, scheduler):
@@ -90,11 +96,11 @@ def test_a_run_of_a_server_that_died_reads_interrupted_with_its_curve_and_last_w
     """SIGKILL mid-run, as the store sees it: events and an evaluation's weights, then the heartbeats stop."""
     dead = Store(db, server_id="dead")
     run_id = dead.new_run(ALICE, "MLP #1", "train", SHORT)
-    dead.record(run_id, "started", (Started("cpu", "CPU", 7850, 8, 16), ("a", "b"), None))
+    dead.record(Begun(run_id, Started("cpu", "CPU", 7850, 8, 16), ("a", "b"), None))
     for step in (1, 2, 3):
         val = (0.9, 0.6) if step == 2 else (None, None)
-        dead.record(run_id, "event", Progress(step, 16, step / 8, 1.0 / step, *val, 1000.0, 0.1 * step))
-    dead.record(run_id, "weights", (2, False, lambda: small_checkpoint))
+        dead.record(Event(run_id, Progress(step, 16, step / 8, 1.0 / step, *val, 1000.0, 0.1 * step)))
+    dead.record(Checkpoint(run_id, 2, False, lambda: small_checkpoint))
     assert dead.flush()
     with dead.engine.begin() as conn:  # its last heartbeat, long ago
         conn.execute(update(servers).where(servers.c.id == "dead").values(beat=time.time() - 3600))
@@ -185,8 +191,8 @@ def test_each_browser_keeps_its_newest_runs_and_a_browser_unseen_for_30_days_is_
     store = Store(db)
     ids = [store.new_run(ALICE, f"run {i}", "train", SHORT) for i in range(5)]
     for run_id in ids:
-        store.record(run_id, "end", (Finished("completed", "done", 1, 0.1), None))
-    store.record(0, "seen", ALICE)
+        store.record(End(run_id, Finished("completed", "done", 1, 0.1), None))
+    store.record(Seen(ALICE))
     unfinished = store.new_run(ALICE, "still training", "train", SHORT)
     assert store.flush()
     assert store.prune(ALICE, keep=3) == 2
@@ -204,7 +210,7 @@ def test_writes_are_queued_not_waited_for(db):
     event_ = Progress(1, 100, 0.01, 2.3, None, None, 1000.0, 0.1)
     began = time.perf_counter()
     for _ in range(1000):
-        store.record(run_id, "event", event_)
+        store.record(Event(run_id, event_))
     per_event = (time.perf_counter() - began) / 1000
     assert store.flush() and len(store.history(run_id)) == 1000
     assert per_event < 1e-3, f"{per_event * 1e6:.0f} us an event"
@@ -274,7 +280,7 @@ def test_a_restart_right_after_a_kill_shows_the_run_interrupted_at_once(db):
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     killed = Store(db, server_id="killed")
     run_id = killed.new_run(ALICE, "Softmax regression #1", "train", SHORT)
-    killed.record(run_id, "event", Progress(7, 100, 0.07, 1.5, None, None, 1000.0, 0.7))
+    killed.record(Event(run_id, Progress(7, 100, 0.07, 1.5, None, None, 1000.0, 0.7)))
     assert killed.flush()
     with killed.engine.begin() as conn:  # as if that server had been the process that just exited
         conn.execute(update(servers).where(servers.c.id == "killed").values(pid=int(gone.stdout)))
@@ -315,9 +321,9 @@ def test_a_store_that_breaks_after_it_opened_says_so_and_raises_nothing(db):
 def test_a_write_that_can_never_succeed_is_dropped_and_the_others_go_in(db):
     store = Store(db)
     run_id = store.new_run(ALICE, "sweep", "find_lr", SHORT)
-    store.record(run_id, "sweep", None)  # a sweep stopped before it swept: nothing to keep
-    store.record(run_id, "event", "not a progress event")  # a bug's write: it can never be made
-    store.record(run_id, "end", (Finished("cancelled", "Stopped.", 0, 0.0), None))
+    store.record(SweepResult(run_id, None))  # a sweep stopped before it swept: nothing to keep
+    store.record(Event(run_id, "not a progress event"))  # a bug's write: it can never be made
+    store.record(End(run_id, Finished("cancelled", "Stopped.", 0, 0.0), None))
     assert store.flush() and store.problem is None
     (row,) = store.runs(ALICE, "find_lr")
     assert row.state == "done" and row.sweep is None and row.outcome["status"] == "cancelled"
@@ -327,7 +333,7 @@ IMMUTABLE = """
 import subprocess, sys, threading, time
 from pathlib import Path
 from core.runs.book import RunBook
-from core.runs.store import Store
+from core.runs.store import Seen, Store
 from core.train import RunConfig
 folder = Path(sys.argv[1])
 store = Store(f"sqlite:///{folder}/runs.db", flush_seconds=0.05)
@@ -342,7 +348,7 @@ try:
     readers = [threading.Thread(target=lambda: seen.append(len(book.runs("a" * 32)))) for _ in range(4)]
     [t.start() for t in readers]
     [t.join() for t in readers]
-    store.record(0, "seen", "a" * 32)
+    store.record(Seen("a" * 32))
     time.sleep(1.5)
     print("DURING", seen, store.problem, flush=True)
     Store(f"sqlite:///{folder}/runs.db")  # a second server opening it meanwhile
@@ -397,9 +403,9 @@ def test_a_value_longer_than_its_column_is_cut_never_retried_forever(db):
     later runs stayed "queued" in the store with the warning never clearing."""
     store = Store(db)
     run_id = store.new_run(ALICE, "L" * 500, "train", SHORT, group="G" * 300)
-    store.record(run_id, "end", (None, "E" * 5000))
+    store.record(End(run_id, None, "E" * 5000))
     later = store.new_run(ALICE, "later", "train", SHORT)
-    store.record(later, "end", (Finished("completed", "done", 1, 0.1), None))
+    store.record(End(later, Finished("completed", "done", 1, 0.1), None))
     assert store.flush() and store.problem is None
     first, second = store.runs(ALICE)
     assert first.error.startswith("E" * 1000) and len(first.error) <= 2000 and len(first.label) <= 200

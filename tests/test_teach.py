@@ -20,7 +20,7 @@ from torchvision import transforms as T
 from core import checkpoint
 from core.export import predict
 from core.models import pretrained
-from core.runs.store import Store
+from core.runs.store import Seen, Store
 from core.train import ConfigError, RunConfig, train
 from core.vision import album as album_mod
 from core.vision import heatmaps, transfer
@@ -95,7 +95,7 @@ def test_a_browser_unseen_for_30_days_is_forgotten_with_its_photos_and_class_pla
     room = Classroom(store)
     lesson, _key = room.start("teacher")
     room.join("student", lesson.code, "Ada")
-    store.record(0, "seen", "student")
+    store.record(Seen("student"))
     assert store.flush()
     assert store.prune_owners(days=30, now=time.time() + 31 * 86400) == 1
     again = Store(store.url)  # a new server: nothing of the student's comes back from the store

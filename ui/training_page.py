@@ -38,23 +38,23 @@ def training_page(
     config = make_config(model=model, **settings, **knobs)
     export_buttons(config)
     store_notice()
-    run = train_controls(config, models, label)
-    training = run is not None and run.state != "done"
+    job = train_controls(config, models, label)
+    training = job is not None and job.state != "done"
     if not training:  # while a run trains its curve comes first, the finder after it
         lr_finder_panel(config)
-    if run is None:
+    if job is None:
         st.info("Choose the settings in the sidebar and press **Train**. The curves grow while it trains.")
         return
-    live_view(run)
+    live_view(job)
     if training:
         lr_finder_panel(config)
-    if run.history and run.config.model in models:
-        if run.state != "done":
+    if job.history and job.config.model in models:
+        if job.state != "done":
             # on request only: the mistakes and the matrices, redrawn with every click, slow the live page
             so_far = "Show the results so far (of the model as it was when the page last redrew)"
             if not st.toggle(so_far, key="so-far"):
                 return
-        elif run.run is not None:
-            save_button(run)
-        if run.run is not None:
-            results(run, extra_tabs)
+        elif job.run is not None:
+            save_button(job)
+        if job.run is not None:
+            results(job, extra_tabs)

@@ -5,7 +5,7 @@ A `RunBook` (one per server) is what the pages ask for runs. `submit` writes a r
 progress events, the latest evaluation's weights and the final ones, a sweep's result, how it ended -
 as the job's thread receives them: a queue's put, never a database write on the way. While this
 server trains a run, `runs` hands the pages the live `Job`; once its end is in the store, the job is
-let go and the pages get a `StoredRun` view of the row, the same attributes read from the store (its
+let go and the pages get a `StoredRun` view of the row - both are `core.runs.view.RunView`s - read from the store (its
 curve, and its model rebuilt from the checkpoint on demand). So a reload, a new tab or a restart sees
 the same runs, a run that was training when the server died reads "interrupted at step N", and a
 failed write costs nothing: the job stays in memory until its end is written. The book also stops an
@@ -29,8 +29,10 @@ import torch
 
 from core import checkpoint, datasets, settings
 from core.lessons.lr_finder import Sweep
+from core.runs import trainers
 from core.runs.jobs import Job, Scheduler
-from core.runs.store import Store, StoredRow, StoreError
+from core.runs.store import Begun, Checkpoint, End, Event, Purge, Seen, Store, StoredRow, StoreError, SweepResult
+from core.runs.view import RunView
 from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started
 
 GRACE = 90.0  # seconds an owner may have no page open before their runs stop: a reload is back in 1-3 s
@@ -72,12 +74,13 @@ class RunBook:
 
     def submit(self, owner: str, config: RunConfig, data=None, label="", task="train", options=None, group=""):
         """Queue a run of `owner` (`task` and `options` as core.runs.jobs'); its Job."""
+        created = time.time()  # one time for the live job and its row, so the run sorts alike in both
         try:
-            run_id = self.store.new_run(owner, label, task, config, group)
+            run_id = self.store.new_run(owner, label, task, config, group, created)
             self.store.prune(owner)
         except StoreError:  # new_run's only failure; prune never raises
             run_id = next(self._memory_ids)  # kept in memory; the pages show the store's problem
-        record = dict(id=run_id, owner=owner, group=group, recorder=self)
+        record = dict(id=run_id, owner=owner, group=group, recorder=self, created=created)
         job = self.scheduler.submit(config, data, label, task, options, **record)
         self.live[run_id] = job
         return job
@@ -139,36 +142,37 @@ class RunBook:
 
     # --- recording a job's messages (called by its thread) -----------------------------------
 
-    def message(self, job: Job, kind: str, payload) -> None:
-        store = self.store
+    def message(self, job: Job, message: trainers.Message) -> None:
+        """A job's message (`core.runs.trainers.Message`, less the node), as the store keeps it."""
         if job.id in self._deleted or job.id < 0:  # deleted, or a run the store could not take: kept in memory only
             return
-        if kind == "weights":
-            self._weights[job.id] = payload  # fresh tensors: the mirror copies them into its model
-        elif kind == "sweep":
-            store.record(job.id, "sweep", payload)
-        elif isinstance(payload, Started):
-            data = job.run.data if job.run else None
-            features = {"names": list(data.feature_names), "target": data.target_name} if data else None
-            store.record(job.id, "started", (payload, data.classes if data else (), features))
-        elif isinstance(payload, Progress):
-            store.record(job.id, "event", payload)
-            if payload.val_loss is not None:
-                self._keep_weights(job, payload.step, final=False)
-        elif isinstance(payload, Finished):
-            self._keep_weights(job, payload.step, final=True)
+        match message:
+            case trainers.Weights(state):
+                self._weights[job.id] = state  # fresh tensors: the mirror copies them into its model
+            case trainers.Swept(sweep):
+                self.store.record(SweepResult(job.id, sweep))
+            case Started():
+                data = job.run.data if job.run else None
+                features = {"names": list(data.feature_names), "target": data.target_name} if data else None
+                self.store.record(Begun(job.id, message, data.classes if data else (), features))
+            case Progress(step=step, val_loss=val_loss):
+                self.store.record(Event(job.id, message))
+                if val_loss is not None:
+                    self._keep_weights(job, step, final=False)
+            case Finished(step=step):
+                self._keep_weights(job, step, final=True)
 
     def _keep_weights(self, job: Job, step: int, final: bool) -> None:
         state = self._weights.get(job.id)
         if state is None or job.run is None:
             return
         config, shape, classes = job.config, job.run.data.input_shape, job.run.data.classes
-        self.store.record(job.id, "weights", (step, final, lambda: checkpoint.pack(config, shape, classes, state)))
+        self.store.record(Checkpoint(job.id, step, final, lambda: checkpoint.pack(config, shape, classes, state)))
 
     def ended(self, job: Job) -> None:
         self._weights.pop(job.id, None)
         if job.id > 0 and job.id not in self._deleted:
-            self.store.record(job.id, "end", (job.outcome, job.error))
+            self.store.record(End(job.id, job.outcome, job.error))
 
     def _written(self, run_id: int) -> None:
         """The store holds the run's end: the pages read it from there from now on."""
@@ -216,7 +220,7 @@ class RunBook:
         now = self.clock()
         if now - self._seen.get(owner, -1e9) > 60:  # the owner's last visit, for pruning after 30 days
             self._seen[owner] = now
-            self.store.record(0, "seen", owner)
+            self.store.record(Seen(owner))
 
     def check(self) -> list[str]:
         """One look: stop the runs of owners with no page open for `grace` seconds, and the runs some server's
@@ -239,7 +243,7 @@ class RunBook:
         for job in unfinished:
             if job.id in asked and self.store.run(job.id) is None:  # deleted from another server's page
                 self._forget(job)
-                self.store.record(0, "purge", [job.id])
+                self.store.record(Purge([job.id]))
             elif job.id in asked:
                 job.stop()
         return stopped
@@ -253,8 +257,8 @@ class RunBook:
                 log.exception("the run book's check failed")
 
 
-class StoredRun:
-    """A run read from the store, with a Job's attributes: the pages draw it as they draw a live one."""
+class StoredRun(RunView):
+    """A run read from the store (`RunView`): the pages draw it as they draw a live one."""
 
     def __init__(self, row: StoredRow, book: RunBook):
         self.row, self._book = row, book
@@ -287,15 +291,6 @@ class StoredRun:
                     for d in self._book.store.history(self.id)]  # fmt: skip
 
         return self._book.cached((self.id, "history"), read) if self.state == "done" else read()
-
-    @property
-    def last_eval(self) -> Progress | None:
-        return next((p for p in reversed(self.history) if p.val_loss is not None), None)
-
-    @property
-    def seconds_left(self) -> float | None:
-        history = self.history
-        return history[-1].seconds_left if history else None
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -333,14 +328,6 @@ class StoredRun:
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple((self.row.features or {}).get("names", ()))
-
-    def run_on(self, data) -> Run | None:
-        """The run with `data` for its own (a user's table or photos, which only their page holds), if the data has
-        the classes and features it trained on; None otherwise, or without weights."""
-        fits = (tuple(data.classes), tuple(data.feature_names)) == (self.classes, self.feature_names)
-        if self.model is None or not fits:
-            return None
-        return Run(self.config, torch.device("cpu"), data, self.model, self.history, self.outcome)
 
     def stop(self) -> None:
         if self.state != "done":  # training on another server: it looks for the request every few seconds

@@ -30,6 +30,7 @@ import torch
 from core import settings
 from core.lessons.lr_finder import Sweep
 from core.runs import trainers
+from core.runs.view import RunView
 from core.train import ConfigError, Finished, Progress, Run, RunConfig, Started, start
 
 _ids = itertools.count(1)
@@ -69,7 +70,7 @@ NO_GPU = (
 )
 
 
-class Job:
+class Job(RunView):
     """A run that trains on a trainer (a Ray actor); read its state at any time, stop it at any time.
 
     A job's task is "train" (its results land in `run`) or "find_lr", a learning-rate sweep on a fresh
@@ -83,11 +84,11 @@ class Job:
     ):
         if task not in self.TASKS:
             raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(self.TASKS)}")
-        # `record`: the run store's id, owner and group of the job, and a `recorder` told of every message
+        # `record`: the run store's id, owner, group and time of the job, and a `recorder` told of every message
         self.id = record.get("id") or next(_ids)
         self.owner, self.group = record.get("owner", ""), record.get("group", "")
         self.recorder = record.get("recorder")
-        self.created = time.time()
+        self.created = record.get("created") or time.time()
         self.task, self.options = task, dict(options or {})
         self.sweep: Sweep | None = None
         self.label = label or f"run {self.id}"
@@ -129,25 +130,9 @@ class Job:
     def feature_names(self) -> tuple[str, ...]:
         return self.run.data.feature_names if self.run else ()
 
-    def run_on(self, data) -> Run | None:
-        """`run` with the page's `data` for its own (a user's table or photos), if the data has the classes and
-        features it trained on; None otherwise. As core.runs.book.StoredRun.run_on, for a run read from the store."""
-        if self.run is None or (tuple(data.classes), tuple(data.feature_names)) != (self.classes, self.feature_names):
-            return None
-        return replace(self.run, data=data)
-
     @property
     def classes(self) -> tuple[str, ...]:
         return self.run.data.classes if self.run else ()
-
-    @property
-    def last_eval(self) -> Progress | None:
-        return self.run.last_eval if self.run else None
-
-    @property
-    def seconds_left(self) -> float | None:
-        history = self.history
-        return history[-1].seconds_left if history else None
 
     def fail(self, message: str, settings: bool = False) -> None:
         """Record why the job ended without a result: its settings (`message` says what is allowed), or a crash."""
@@ -233,33 +218,32 @@ class Job:
         self._follow(stream)
 
     def _follow(self, stream) -> None:
-        """Mirror the trainer's messages into self.run until its stream ends."""
+        """Mirror the trainer's messages (`trainers.Message`) into self.run until its stream ends."""
         run = self.run
         for ref in stream:
-            kind, payload = ray.get(ref)
-            if kind == "node":
-                self.node = payload
+            message = ray.get(ref)
+            if isinstance(message, trainers.Node):
+                self.node = message.id
                 continue
             if self.recorder is not None:
-                self.recorder.message(self, kind, payload)  # a queue's put: it never waits on the store
-            if kind == "weights":
-                with torch.no_grad():
-                    run.model.load_state_dict(payload)
-            elif kind == "sweep":
-                self.sweep = payload
-            elif kind == "config":
-                self.fail(payload, settings=True)
-            elif kind == "error":
-                self.fail(payload)
-            elif isinstance(payload, Started):
-                self.started = payload
-            elif isinstance(payload, Progress):
-                run.history.append(payload)
-                self.progressed.set()
-            elif isinstance(payload, Finished):
-                self.outcome = payload
-                if run is not None:
-                    run.outcome = payload
+                self.recorder.message(self, message)  # a queue's put: it never waits on the store
+            match message:
+                case trainers.Weights(state):
+                    with torch.no_grad():
+                        run.model.load_state_dict(state)
+                case trainers.Swept(sweep):
+                    self.sweep = sweep
+                case trainers.Failed(text, refused):
+                    self.fail(text, settings=refused)
+                case Started():
+                    self.started = message
+                case Progress():
+                    run.history.append(message)
+                    self.progressed.set()
+                case Finished():
+                    self.outcome = message
+                    if run is not None:
+                        run.outcome = message
 
 
 def in_turn(queued: list[Job], started: Counter) -> list[Job]:

@@ -1,22 +1,21 @@
 """The run store: every run a browser trained, kept across reloads, new tabs, restarts and crashes.
 
-SQLAlchemy 2 over SQLite by default (`runs.db` in the data folder, made on first use, no server to
-start); any SQLAlchemy URL in `DASHBOARD_DB` (PostgreSQL, say) lets several dashboard servers share one
-store. A run's row holds its owner (a browser's random id), label, config, state and outcome; its
-progress events go to `events`, and `weights` holds weights-only checkpoints (`core.checkpoint`'s
-format): the latest evaluation's, replaced at each evaluation, and the final one. Other modules keep
-their own tables here (`create_tables`: the album's, the classes', the exercises'); `prune_owners`
-forgets a browser unseen for 30 days in every table with an `owner` column. Writes never wait
-on the database: `record` puts an item on a queue (microseconds) and a writer thread applies the
-queue in one transaction every `FLUSH_SECONDS`; a failed write keeps its batch to retry and sets
-`problem`, so a run in memory is never lost with it. Each server beats a heartbeat into `servers`; a
-run left unfinished by a server whose heartbeat stopped (SIGKILL, a power cut) is marked
-"interrupted" with its curve and last weights; a server just back from an outage judges no one until
-the others had as long to beat again. A store that cannot be opened (corrupt, locked, a full disk, a
-newer schema) leaves the file alone and falls back to an in-memory database, with a `problem` that
-says why and that runs will not last; a database server that does not answer yet is tried again until
-it does. SQLite keeps a rollback journal, not WAL: WAL's memory-mapped index turns a file that can no
-longer be written into a SIGBUS that ends the server.
+SQLAlchemy 2 over SQLite by default (`runs.db` in the data folder, made on first use, no server to start); any
+SQLAlchemy URL in `DASHBOARD_DB` (PostgreSQL, say) lets several dashboard servers share one store. A run's row
+holds its owner (a browser's random id), label, config, state and outcome; its progress events go to `events`,
+and `weights` holds weights-only checkpoints (`core.checkpoint`'s format): the latest evaluation's, replaced
+at each evaluation, and the final one. Other modules keep their own tables here (`create_tables`: the album's,
+the classes', the exercises'); `prune_owners` forgets a browser unseen for 30 days in every table with an
+`owner` column. Writes never wait on the database: `record` puts a typed write (`Write`: `Event`, `Begun`,
+`Checkpoint`, ...) on a queue (microseconds) and a writer thread applies the queue in one transaction every
+`FLUSH_SECONDS`; a failed write keeps its batch to retry and sets `problem`, so a run in memory is never lost
+with it. Each server beats a heartbeat into `servers`; a run left unfinished by a server whose heartbeat
+stopped (SIGKILL, a power cut) is marked "interrupted" with its curve and last weights; a server just back
+from an outage judges no one until the others had as long to beat again. A store that cannot be opened
+(corrupt, locked, a full disk, a newer schema) leaves the file alone and falls back to an in-memory database,
+with a `problem` that says why and that runs will not last; a database server that does not answer yet is
+tried again until it does. SQLite keeps a rollback journal, not WAL: WAL's memory-mapped index turns a file
+that can no longer be written into a SIGBUS that ends the server.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -226,9 +226,79 @@ class StoredRow:
     created: float
 
 
+# --- The writes `record` queues, each applied in the next batch's one transaction ---------------------
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A run's training started: its `Started`, the dataset's class names and a table's {"names", "target"}."""
+
+    run_id: int
+    started: object  # core.train.Started
+    classes: tuple[str, ...] = ()
+    features: dict | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    run_id: int
+    progress: object  # core.train.Progress
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Weights to keep: the latest evaluation's (replacing the one before) or the final ones. `pack` makes the
+    bytes (core.checkpoint's) in the writer thread, not in the job's."""
+
+    run_id: int
+    step: int
+    final: bool
+    pack: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    run_id: int
+    sweep: object | None  # core.lessons.lr_finder.Sweep; None: stopped before it swept
+
+
+@dataclass(frozen=True)
+class End:
+    run_id: int
+    outcome: object | None  # core.train.Finished, or None when it failed
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A page of `owner` was open (for forgetting browsers unseen for 30 days)."""
+
+    owner: str
+
+
+@dataclass(frozen=True)
+class Purge:
+    """Runs deleted: whatever of theirs is still queued or written goes too."""
+
+    run_ids: list[int]
+
+
+@dataclass(frozen=True)
+class Beat:
+    """This server is alive (its heartbeat), and judges the others'."""
+
+
+Write = Begun | Event | Checkpoint | SweepResult | End | Seen | Purge | Beat
+
+
 def _jsonable(obj) -> dict:
     """A dataclass as JSON; infinities and NaN as None would lose a diverged loss, so as strings."""
     return {k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(obj).items()}
+
+
+def _named(write) -> str:
+    """A write as a log names it: its kind and run, never its payload (weights, a user's table's names)."""
+    return f"{type(write).__name__} of run {getattr(write, 'run_id', '-')}"
 
 
 def _floats(d: dict) -> dict:
@@ -377,11 +447,12 @@ class Store:
         with self._lock, self.engine.begin() as conn:
             conn.execute(insert(owners).values(id=owner, last_seen=time.time()))
 
-    def new_run(self, owner: str, label: str, task: str, config, group: str = "") -> int:
-        """A row for a run about to be queued; its id. StoreError when it cannot be written."""
+    def new_run(self, owner: str, label: str, task: str, config, group: str = "", created: float | None = None) -> int:
+        """A row for a run about to be queued (`created`: its time, now by default); its id. StoreError when it
+        cannot be written."""
         label, group = _fit(runs.c.label, label), _fit(runs.c.group, group)
         row = dict(owner=owner, label=label, task=task, group=group, config=config.as_dict(), state="queued")
-        row |= dict(server=self.server_id, created=time.time(), last_step=0, total_steps=0, elapsed=0.0)
+        row |= dict(server=self.server_id, created=created or time.time(), last_step=0, total_steps=0, elapsed=0.0)
         try:
             with self._lock, self.engine.begin() as conn:
                 run_id = conn.execute(insert(runs).values(**row)).inserted_primary_key[0]
@@ -391,13 +462,10 @@ class Store:
             self.renew_connections()
             raise StoreError(self.problem) from None
 
-    def record(self, run_id: int, kind: str, payload=None) -> None:
-        """Queue a write; returns at once. `kind`, `payload`: "event", a Progress; "started", (Started, classes,
-        a table's {"names", "target"});
-        "weights", (step, final, a callable making the checkpoint's bytes); "sweep", a Sweep; "end", (Finished or
-        None, error or None); "seen", an owner id; "purge", run ids deleted (run_id unused for both)."""
+    def record(self, write: Write) -> None:
+        """Queue a write (`Write`); returns at once."""
         self._idle.clear()
-        self._queue.put((run_id, kind, payload))
+        self._queue.put(write)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued write is applied (or failed); for tests and a clean shutdown."""
@@ -432,7 +500,7 @@ class Store:
             except queue.Empty:
                 pass
             if time.monotonic() - last_beat > BEAT_SECONDS:
-                batch.append((None, "beat", None))
+                batch.append(Beat())
                 last_beat = time.monotonic()
             kept = []
             try:
@@ -473,9 +541,9 @@ class Store:
                 if _transient(err):
                     kept.append(item)
                 else:
-                    log.error("the run store refused a write for good (%s): %r", err, item[:2])
+                    log.error("the run store refused a write for good (%s): %s", err, _named(item))
             except Exception:  # noqa: BLE001
-                log.exception("the run store dropped a write it cannot make: %r", item[:2])
+                log.exception("the run store dropped a write it cannot make: %s", _named(item))
         return ended, kept
 
     def _apply(self, batch: list) -> list[int]:
@@ -484,40 +552,46 @@ class Store:
             return []
         rows, steps, ended, now = [], {}, [], time.time()
         with self._lock, self.engine.begin() as conn:
-            for run_id, kind, payload in batch:
-                if kind == "event":
-                    rows.append({"run_id": run_id, "data": _jsonable(payload)})
-                    steps[run_id] = payload  # the row keeps each run's latest step: one update a batch
+            for write in batch:
+                if isinstance(write, Event):
+                    rows.append({"run_id": write.run_id, "data": _jsonable(write.progress)})
+                    steps[write.run_id] = write.progress  # the row keeps each run's latest step: one update a batch
                     continue
                 self._events(conn, rows, steps)  # the events queued before this write go in first (a purge finds them)
-                if kind == "started":
-                    started, classes, features = payload
-                    values = dict(state="running", started=_jsonable(started), classes=list(classes), features=features)
-                    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
-                elif kind == "weights":
-                    step, final, make_bytes = payload
-                    if not final:  # the latest evaluation's weights replace the one before
-                        conn.execute(delete(weights).where(weights.c.run_id == run_id, weights.c.final.is_(False)))
-                    conn.execute(insert(weights).values(run_id=run_id, step=step, final=final, blob=make_bytes()))
-                elif kind == "sweep":  # None: stopped before it swept
-                    sweep = _jsonable(payload) if payload is not None else None
-                    conn.execute(update(runs).where(runs.c.id == run_id).values(sweep=sweep))
-                elif kind == "end":
-                    outcome, error = payload
-                    error = _fit(runs.c.error, error)
-                    values = dict(state="done", outcome=_jsonable(outcome) if outcome else None, error=error)
-                    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
-                    ended.append(run_id)
-                elif kind == "seen":
-                    conn.execute(delete(owners).where(owners.c.id == payload))
-                    conn.execute(insert(owners).values(id=payload, last_seen=now))
-                elif kind == "purge":
-                    self._delete_ids(conn, payload)
-                elif kind == "beat":  # its row is made again if it went (a server that judged it gone in error)
-                    mine = servers.c.id == self.server_id
-                    if not conn.execute(update(servers).where(mine).values(beat=now)).rowcount:
-                        conn.execute(insert(servers).values(id=self.server_id, beat=now, host=HOST, pid=os.getpid()))
-                    self._interrupt_stale(conn, now)
+                this_run = runs.c.id == getattr(write, "run_id", None)
+                match write:
+                    case Begun(_, started, classes, features):
+                        values = dict(started=_jsonable(started), classes=list(classes), features=features)
+                        conn.execute(update(runs).where(this_run).values(state="running", **values))
+                    case Checkpoint(run_id, step, final, pack):
+                        if not final:  # the latest evaluation's weights replace the one before
+                            conn.execute(delete(weights).where(weights.c.run_id == run_id, weights.c.final.is_(False)))
+                        conn.execute(insert(weights).values(run_id=run_id, step=step, final=final, blob=pack()))
+                    case SweepResult(_, sweep):
+                        conn.execute(
+                            update(runs).where(this_run).values(sweep=None if sweep is None else _jsonable(sweep))
+                        )
+                    case End(run_id, outcome, error):
+                        outcome = _jsonable(outcome) if outcome else None
+                        conn.execute(
+                            update(runs)
+                            .where(this_run)
+                            .values(state="done", outcome=outcome, error=_fit(runs.c.error, error))
+                        )
+                        ended.append(run_id)
+                    case Seen(owner):
+                        conn.execute(delete(owners).where(owners.c.id == owner))
+                        conn.execute(insert(owners).values(id=owner, last_seen=now))
+                    case Purge(run_ids):
+                        self._delete_ids(conn, run_ids)
+                    case Beat():  # its row is made again if it went (a server that judged it gone in error)
+                        mine = servers.c.id == self.server_id
+                        if not conn.execute(update(servers).where(mine).values(beat=now)).rowcount:
+                            row = dict(id=self.server_id, beat=now, host=HOST, pid=os.getpid())
+                            conn.execute(insert(servers).values(**row))
+                        self._interrupt_stale(conn, now)
+                    case _:
+                        raise TypeError(f"not a write of the run store: {write!r}")
             self._events(conn, rows, steps)
         return ended
 
@@ -642,7 +716,7 @@ class Store:
         with self._lock, self.engine.begin() as conn:
             mine = list(conn.execute(select(runs.c.id).where(runs.c.owner == owner, runs.c.id.in_(ids))).scalars())
             self._delete_ids(conn, mine)
-        self.record(0, "purge", mine)  # and again once the writes queued before the delete are in
+        self.record(Purge(mine))  # and again once the writes queued before the delete are in
         return len(mine)
 
     @staticmethod

@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import ray
@@ -27,8 +28,8 @@ import torch
 
 from core import datasets, settings
 from core.device import resolve_device
-from core.lessons.lr_finder import find_lr
-from core.train import ConfigError, Finished, Progress, RunConfig, fit, start
+from core.lessons.lr_finder import Sweep, find_lr
+from core.train import ConfigError, Finished, Progress, RunConfig, Started, fit, start
 
 ADDRESS_VARIABLE = "DASHBOARD_RAY_ADDRESS"
 OBJECT_STORE_MB = 200  # events and weights are small; Ray's default would take 30% of the memory
@@ -41,6 +42,41 @@ NICE = 10  # the trainers' priority below the server's: training takes the cores
 NODE_VERDICT_SECONDS = 40.0  # how long a dead trainer's cluster may take to say whether its machine is gone
 _lock = threading.Lock()
 _state: dict = {}  # "ready": set once Ray is up (or failed to start), "failed": the error, if it did
+
+
+# --- What a trainer streams to the server: these, and core.train's Started, Progress and Finished --------
+
+
+@dataclass(frozen=True)
+class Node:
+    """The Ray node the job runs on: the first message, so a lost trainer can be told from a lost machine."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The model's weights (on the CPU) just before the event that needs them: an evaluation, the end."""
+
+    state: dict
+
+
+@dataclass(frozen=True)
+class Swept:
+    """A learning-rate sweep's result; None when it was stopped before it swept."""
+
+    sweep: Sweep | None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The job ended without a result: refused settings (`message` says what is allowed), or a crash."""
+
+    message: str
+    settings: bool = False
+
+
+Message = Node | Weights | Swept | Failed | Started | Progress | Finished
 
 
 def address() -> str | None:
@@ -148,28 +184,28 @@ def why_lost(err: Exception, node: str | None) -> str:
     return ended
 
 
-def _train(config: RunConfig, data: datasets.Data | None, cancel: threading.Event) -> Iterator[tuple]:
+def _train(config: RunConfig, data: datasets.Data | None, cancel: threading.Event) -> Iterator[Message]:
     """Train a run, yielding each event, and the weights with the events the server's mirror needs."""
     run = start(config, data)
     small = sum(p.numel() for p in run.model.parameters()) <= WEIGHTS_EVERY_EVENT
     for event in fit(run, cancel):
         evaluated = isinstance(event, Progress) and event.val_loss is not None
         if isinstance(event, Finished) or evaluated or (small and isinstance(event, Progress)):
-            yield "weights", {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
-        yield "event", event
+            yield Weights({k: v.detach().cpu() for k, v in run.model.state_dict().items()})
+        yield event
 
 
-def _sweep(config: RunConfig, data: datasets.Data | None, options: dict, cancel: threading.Event) -> Iterator[tuple]:
+def _sweep(config: RunConfig, data: datasets.Data | None, options: dict, cancel: threading.Event) -> Iterator[Message]:
     """Sweep the learning rate; yield the `Sweep` (None if stopped), then how it ended."""
     began = time.perf_counter()
     try:
         sweep = find_lr(config, data, cancel=cancel, **options)
     except ValueError as err:  # the loss exploded at once, or the sweep's bounds make no sense: settings
         raise ConfigError(str(err)) from None
-    yield "sweep", sweep
+    yield Swept(sweep)
     steps = len(sweep.lrs) if sweep else 0
     status, message = ("completed", f"Swept {steps} learning rates.") if sweep else ("cancelled", "Stopped.")
-    yield "event", Finished(status, message, steps, time.perf_counter() - began)
+    yield Finished(status, message, steps, time.perf_counter() - began)
 
 
 def _yield_to_the_server() -> None:
@@ -181,7 +217,7 @@ def _yield_to_the_server() -> None:
             os.setpriority(os.PRIO_PROCESS, tid, max(NICE, os.getpriority(os.PRIO_PROCESS, tid)))
 
 
-def _with_threads(messages: Iterator[tuple], trainer: Trainer) -> Iterator[tuple]:
+def _with_threads(messages: Iterator[Message], trainer: Trainer) -> Iterator[Message]:
     """The messages of a job, its PyTorch threads set to the trainer's wish before it starts and between two
     messages: torch.set_num_threads counts for the thread that calls it, so the training thread calls it itself."""
     _yield_to_the_server()  # the thread that trains may be newer than the trainer
@@ -219,24 +255,24 @@ class Trainer:
 
     def work(self, number: int, task: str, config: RunConfig, data, options: dict, threads: int = 0) -> Iterator:
         """Do job `number` ("train" or "find_lr") with `threads` PyTorch threads (0: as they are), streaming its
-        messages as (kind, payload)."""
+        messages (`Message`)."""
         with self._lock:
             self._current = number
             self._cancel.clear()
             if number in self._cancelled:
                 self._cancel.set()
             self._threads = threads
-        yield "node", ray.get_runtime_context().get_node_id()
+        yield Node(ray.get_runtime_context().get_node_id())
         try:
             if task == "find_lr":
                 yield from _with_threads(_sweep(config, data, options, self._cancel), self)
             else:
                 yield from _with_threads(_train(config, data, self._cancel), self)
         except ConfigError as err:
-            yield "config", str(err)
+            yield Failed(str(err), settings=True)
         except Exception as err:  # the job's own failure: the trainer lives on for the next one
             traceback.print_exc()
-            yield "error", f"{type(err).__name__}: {err}"
+            yield Failed(f"{type(err).__name__}: {err}")
 
     def threads(self) -> int:
         """The threads the job trains with now (as its thread last applied them)."""
