@@ -728,12 +728,10 @@ class Progress:
     """Which exercises each browser has answered, in the run store (it lasts a reload and a restart)."""
 
     def __init__(self, store: Store):
-        self.store, self._made = store, False
+        self.store = store
 
     def _ready(self) -> None:
-        if not self._made:
-            self.store.create_tables(meta)
-            self._made = True
+        self.store.create_tables(meta)  # once per server: the store remembers it made them
 
     @guarded(dict)
     def of(self, owner: str) -> dict[str, str]:

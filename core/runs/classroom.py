@@ -231,12 +231,9 @@ def _words(method):
 class Classroom:
     def __init__(self, store: Store, clock=time.time):
         self.store, self.clock = store, clock
-        self._made = False
 
     def _ready(self) -> None:
-        if not self._made:  # the tables, once per server (another server may have made them already)
-            self.store.create_tables(meta)
-            self._made = True
+        self.store.create_tables(meta)  # the tables, once per server (the store remembers it made them)
 
     # --- the teacher ----------------------------------------------------------------------
 
