@@ -437,8 +437,9 @@ def test_a_value_longer_than_its_column_is_cut_never_retried_forever(db):
     assert second.state == "done"
 
 
-def test_a_run_that_the_store_could_not_take_writes_no_orphan_rows(db, scheduler, monkeypatch):
-    """Issue 23: a run started during an outage got id -1, and its events were written later with run_id = -1."""
+def test_a_run_the_store_could_not_take_writes_no_orphan_rows_and_is_written_once_it_works(db, scheduler, monkeypatch):
+    """Issue 23: a run started during an outage got id -1, and its events were written later with run_id = -1;
+    and it was lost at the next restart, though the store worked again long before."""
     store = Store(db)
     book = RunBook(scheduler, store)
 
@@ -452,6 +453,15 @@ def test_a_run_that_the_store_could_not_take_writes_no_orphan_rows(db, scheduler
     with store.engine.connect() as conn:
         for table in ("events", "weights"):
             assert conn.execute(text(f"SELECT count(*) FROM {table} WHERE run_id < 0")).scalar() == 0, table
+    curve = [p.step for p in job.history]
+
+    monkeypatch.undo()  # the database is back
+    book.check()  # the book's next look writes the run down
+    assert job.id > 0 and store.flush()
+    assert [r.id for r in book.runs(ALICE)] == [job.id], "one run, under the id the store gave it"
+    (stored,) = RunBook(scheduler, Store(db)).runs(ALICE)  # a restart
+    assert stored.label == "in memory" and stored.outcome.status == "completed" and stored.state == "done"
+    assert [p.step for p in stored.history] == curve and stored.model is not None, "its curve and its weights"
 
 
 def test_an_outage_never_marks_a_live_server_dead(postgres, monkeypatch, scheduler):

@@ -8,13 +8,15 @@ server trains a run, `runs` hands the pages the live `Job`; once its end is in t
 let go and the pages get a `StoredRun` view of the row - both are `core.runs.view.RunView`s - read from the store (its
 curve, and its model rebuilt from the checkpoint on demand). So a reload, a new tab or a restart sees
 the same runs, a run that was training when the server died reads "interrupted at step N", and a
-failed write costs nothing: the job stays in memory until its end is written. The book also stops an
+failed write costs nothing: the job stays in memory until its end is written. A run the store could not take
+at all (started during an outage) is written whole once it has ended and the store works again. The book also stops an
 owner's unfinished runs when no page of theirs has been open for `GRACE` seconds (not when one tab
 closes), and runs stopped from another server's page through the store.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
@@ -23,7 +25,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import cached_property
 
 import torch
 
@@ -144,7 +145,7 @@ class RunBook:
 
     def message(self, job: Job, message: trainers.Message) -> None:
         """A job's message (`core.runs.trainers.Message`, less the node), as the store keeps it."""
-        if job.id in self._deleted or job.id < 0:  # deleted, or a run the store could not take: kept in memory only
+        if job.id in self._deleted or job.id < 0:  # deleted, or a run the store could not take: `_write_down`'s
             return
         match message:
             case trainers.Weights(state):
@@ -239,6 +240,9 @@ class RunBook:
                         job.stop()
                 self._gone_since.pop(owner, None)
                 stopped.append(owner)
+        if self.store.durable and self.store.problem is None:  # the store works (again): what it missed goes in
+            for job in [j for j in list(self.live.values()) if j.id < 0 and j.wait(0)]:  # its thread has ended
+                self._write_down(job)
         asked = self.store.stop_requested(j.id for j in unfinished if j.id > 0)
         for job in unfinished:
             if job.id in asked and self.store.run(job.id) is None:  # deleted from another server's page
@@ -247,6 +251,31 @@ class RunBook:
             elif job.id in asked:
                 job.stop()
         return stopped
+
+    def _write_down(self, job: Job) -> None:
+        """A run that ended while the store could not take it, into the store now that it works: its row, curve,
+        final weights and end, under the id the store gives it. A restart then still shows it."""
+        try:
+            run_id = self.store.new_run(job.owner, job.label, job.task, job.config, job.group, job.created)
+        except StoreError:
+            return  # out again: the next look tries
+        data = job.run.data if job.run else None
+        if job.started is not None:
+            features = {"names": list(data.feature_names), "target": data.target_name} if data else None
+            self.store.record(Begun(run_id, job.started, data.classes if data else (), features))
+        for progress in job.history:
+            self.store.record(Event(run_id, progress))
+        if job.sweep is not None:
+            self.store.record(SweepResult(run_id, job.sweep))
+        if job.started is not None and job.run is not None and job.outcome is not None:
+            state = {k: v.detach().clone() for k, v in job.model.state_dict().items()}
+            pack = functools.partial(checkpoint.pack, job.config, data.input_shape, data.classes, state)
+            self.store.record(Checkpoint(run_id, job.outcome.step, True, pack))
+        with self._lock:  # the pages find it under its new id; the store's End then lets the job go
+            self.live[run_id] = self.live.pop(job.id)
+            job.id = run_id
+        self.store.record(End(run_id, job.outcome, job.error))
+        self.store.prune(job.owner)
 
     def _watch_loop(self) -> None:
         while True:
@@ -296,7 +325,7 @@ class StoredRun(RunView):
     def classes(self) -> tuple[str, ...]:
         return self.row.classes or ()
 
-    @cached_property
+    @functools.cached_property
     def run(self) -> Run | None:
         """The run as training left it: its data (on the CPU) and its model rebuilt from the stored checkpoint;
         None when it has no weights or its data cannot be loaded here (a user's own table)."""

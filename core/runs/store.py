@@ -343,7 +343,7 @@ class Store:
             else:  # a database server down or unreachable: the writer opens it once it answers
                 self.engine, self._unset = self._engine(self.url), True
                 self.problem = explain(err, f"({self.where}) could not be reached: it") + (
-                    " Trying again every few seconds; runs started meanwhile are kept in this server's memory only."
+                    " Trying again every few seconds; runs started meanwhile wait in this server's memory."
                 )
         except (StoreError, OSError) as err:
             self._fall_back(err)
@@ -472,7 +472,8 @@ class Store:
                 run_id = conn.execute(insert(runs).values(**row)).inserted_primary_key[0]
             return run_id
         except SQLAlchemyError as err:
-            self.problem = explain(err, f"({self.where})") + " This run is kept in memory only."
+            waits = " This run waits in memory and is written once the store works again."
+            self.problem = explain(err, f"({self.where})") + waits
             self.renew_connections()
             raise StoreError(self.problem) from None
 
@@ -497,7 +498,7 @@ class Store:
                 self._unset, self.problem = False, None
             except (SQLAlchemyError, StoreError) as err:
                 self.problem = explain(err, f"({self.where}) could not be reached: it") + (
-                    " Trying again every few seconds; runs started meanwhile are kept in this server's memory only."
+                    " Trying again every few seconds; runs started meanwhile wait in this server's memory."
                 )
                 self.renew_connections()
                 time.sleep(2.0)
