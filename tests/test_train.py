@@ -407,12 +407,13 @@ def test_a_small_resnet_trains(fashion, implementation):
         model="resnet", implementation=implementation, train_examples=2000, batch_size=64, epochs=1, evals_per_epoch=2
     )
     run = train(config, fashion.head(len(fashion.X_train), 500))  # 500 validation images keep the evaluations quick
-    assert run.outcome.status == "completed", run.outcome.message
+    # it learns: from chance (ln 10 = 2.3) to 1.26-1.33 over seeds 0-2 in 32 steps. Validation accuracy is no
+    # test here: batch norm's running statistics still lag weights that move this fast (10-34% after 32 steps),
+    # so the run may end judged "guessing" (24.0% on an AMD EPYC here, over 26% on an Intel CI machine)
+    assert run.outcome.status in ("completed", "guessing"), run.outcome.message
     assert len(run.data.X_train) == 2000
     assert run.history and all(math.isfinite(p.train_loss) for p in run.history)
     assert math.isfinite(run.last_eval.val_loss)
-    # it learns: from chance (ln 10 = 2.3) to 1.26-1.33 over seeds 0-2 in 32 steps. Validation accuracy is no
-    # test here: batch norm's running statistics still lag weights that move this fast (10-34% after 32 steps)
     assert run.history[0].train_loss > 2.0 and run.history[-1].train_loss < 1.6
 
 
