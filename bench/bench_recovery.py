@@ -42,7 +42,7 @@ RESULTS = ROOT / "bench" / "results" / "recovery.json"
 OUTAGE_S, HANG_S = 20.0, 30.0
 CAP_S = 120.0  # a recovery slower than this is reported as not recovered
 OWNER = "bench" * 8
-LONG = RunConfig(model="mlp", epochs=30, batch_size=64, evals_per_epoch=4)  # minutes: longer than both faults
+LONG = RunConfig(model="mlp", epochs=200, batch_size=64, evals_per_epoch=4)  # minutes: outlasts both faults
 
 
 def wait_for(predicate, since: float | None = None, cap: float = CAP_S) -> float | None:
@@ -101,7 +101,8 @@ def fault(name: str, book: RunBook, job, reader: Reader, postgres) -> dict:
         "caught_up_s": caught_up,
         "warning_cleared_s": cleared,
         "points_during": sum(1 for p in job.history if steps_at_fault < p.step <= reached),
-        "run_state": job.state,
+        "run_state": job.state,  # "running": it trained on through the fault
+        "run_end": None if job.state == "running" else (job.outcome.message if job.outcome else job.error),
     }
 
 
