@@ -2,9 +2,9 @@
 
 A checkpoint is a plain dictionary of tensors, numbers and strings (format, config, input shape,
 class names, state dict, and for a head taught on photos' features the preprocessing those features
-came from: `core.vision.preprocess.PREPROCESS`), written by `torch.save`. Loading reads it with
-`weights_only=True`, so a file that carries pickled code or objects is refused instead of executed, and any file
-that is not one of our checkpoints gets a `CheckpointError` that says what is wrong. An upload is checked before
+came from: `core.vision.transfer.PREPROCESS`), written by `torch.save`. Loading reads it with `weights_only=True`, so a
+file that carries pickled code or objects is refused instead of executed, and any file that is not
+one of our checkpoints gets a `CheckpointError` that says what is wrong. An upload is checked before
 anything is built from it: classes, input shape, the model's size (built on PyTorch's meta device, which
 allocates nothing) and every tensor's name and shape, so a small crafted file cannot make the server
 allocate gigabytes.
@@ -24,8 +24,8 @@ from torch import nn
 
 from core.datasets import PHOTO_FEATURES
 from core.models import build_model
+from core.vision import transfer
 from core.vision.album import MAX_NAME
-from core.vision.preprocess import PREPROCESS
 
 FORMAT = "d2l-dashboard-checkpoint/1"
 # what a checkpoint may ask for: ResNet-18 (11M parameters) and 3x224x224 photos fit well within
@@ -56,7 +56,7 @@ def write(config, input_shape, classes, state: dict, file: str | Path | BinaryIO
     """Write a checkpoint from its parts: a RunConfig, one example's shape, the class names, a CPU state dict."""
     payload = {"format": FORMAT, "config": config.as_dict(), "input_shape": list(input_shape)}
     if config.dataset == PHOTO_FEATURES:  # the head alone answers nothing: say what turns a photo into its input
-        payload["preprocess"] = PREPROCESS
+        payload["preprocess"] = transfer.PREPROCESS
     torch.save(payload | {"classes": list(classes), "state_dict": state}, file)
 
 
@@ -105,10 +105,10 @@ def load(file: str | Path | BinaryIO | bytes) -> Checkpoint:
         raise CheckpointError(f"The checkpoint is damaged or from an incompatible version: {err}") from None
     model.eval()
     preprocess = payload.get("preprocess")
-    if config.dataset == PHOTO_FEATURES and preprocess != PREPROCESS:
+    if config.dataset == PHOTO_FEATURES and preprocess != transfer.PREPROCESS:
         raise CheckpointError(
             f"This head was taught on features from other preprocessing ({preprocess}); this dashboard makes "
-            f"them with {PREPROCESS}."
+            f"them with {transfer.PREPROCESS}."
         )
     return Checkpoint(model, config, input_shape, classes, preprocess)
 

@@ -7,7 +7,6 @@ from core.models import pretrained
 from core.vision import transfer
 from core.vision.heatmaps import Folded
 from core.vision.photos import MAX_UPLOAD_MB, decode_photo
-from core.vision.preprocess import BACKBONE
 from ui.links import bound
 from ui.own_model import own_answer, own_model
 from ui.photo import classifier, heat_net, heatmap, probability_bars
@@ -96,7 +95,7 @@ for start in range(0, len(photos), PER_ROW):
                     )
                 if right is not None:
                     with right:
-                        model = transfer.Taught(transfer.Backbone(heat_net(BACKBONE)), own.net)
+                        model = transfer.Taught(transfer.Backbone(heat_net(transfer.BACKBONE)), own.net)
                         X = transfer.to_input(photo.image)[None]
                         where_looked(f"{file_id}-{own.key}", model, X, own.classes, mine[0], photo.image, "Yours")
             for note in photo.notes:

@@ -23,7 +23,7 @@ from core.models import pretrained
 from core.runs.store import Seen, Store
 from core.train import ConfigError, RunConfig, train
 from core.vision import album as album_mod
-from core.vision import heatmaps, preprocess, transfer
+from core.vision import heatmaps, transfer
 from core.vision.album import Album, AlbumError
 
 HEAD = RunConfig(model="softmax", dataset="photo_features", lr=0.1, batch_size=16, epochs=30, evals_per_epoch=1)
@@ -173,7 +173,7 @@ def test_the_taught_model_answers_its_photos_and_its_checkpoint_answers_the_same
     path = tmp_path / "taught.pt"
     checkpoint.save(run, path)
     ckpt = checkpoint.load(path.read_bytes())
-    assert ckpt.classes == ("cat", "dog", "neither") and ckpt.preprocess == preprocess.PREPROCESS
+    assert ckpt.classes == ("cat", "dog", "neither") and ckpt.preprocess == transfer.PREPROCESS
     again = transfer.answer(transfer.Taught(backbone, ckpt.model), ckpt.classes, photos)
     for a, b in zip(answers, again):
         assert a.label == b.label and max(abs(a.probs[c] - b.probs[c]) for c in a.probs) < 1e-5

@@ -19,7 +19,6 @@ from PIL import Image
 from core.models import pretrained
 from core.vision import heatmaps, transfer
 from core.vision.album import Album, Albums
-from core.vision.preprocess import BACKBONE
 from ui.server import book, owner
 from ui.text import svg
 
@@ -27,7 +26,7 @@ HEATMAPS_KEPT = 48  # per session
 
 
 @st.cache_resource(show_spinner="Loading the pretrained model (once per server)...")
-def classifier(name: str = BACKBONE) -> pretrained.Classifier:
+def classifier(name: str = transfer.BACKBONE) -> pretrained.Classifier:
     return pretrained.load_classifier(name)
 
 

@@ -20,6 +20,7 @@ from PIL import Image
 
 from core import checkpoint
 from core.evaluate import Evaluation, evaluate
+from core.vision import heatmaps
 from ui.text import md, svg
 
 CELL_PX = 88  # a mistake's width: 8 a row in a projector's 820 px, 3 in a phone's 358
@@ -87,8 +88,6 @@ def where_looked_toggle(job, run, mistakes) -> dict | None:
     key = (job.id, job.history[-1].step, len(run.data.X_val))
     kept = st.session_state.get("looked")
     if kept is None or kept[0] != key:
-        from core.vision import heatmaps  # captum and torchvision, 2.5 s to import: not on every training page
-
         model = copy.deepcopy(run.model)  # never the one a trainer is updating
         X = run.data.X_val[torch.tensor([m.index for m in mistakes])].float()
         kind, maps = heatmaps.where_looked(model, X, torch.tensor([m.predicted for m in mistakes]))

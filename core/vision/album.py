@@ -20,7 +20,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -42,11 +41,8 @@ from sqlalchemy import (
 
 from core.datasets import PHOTO_FEATURES, PHOTOS, Data
 from core.runs.store import Store, guarded
+from core.vision import transfer
 from core.vision.photos import decode_photo
-from core.vision.preprocess import NUM_FEATURES
-
-if TYPE_CHECKING:
-    from core.vision.transfer import Backbone
 
 # in the run store, made by the first album a server opens: each owner's class names, and each photo three ways
 meta = MetaData()
@@ -101,7 +97,7 @@ class Album:
         self.ids: list[int] = []  # the store's photo ids, oldest first
         self.labels: list[int] = []  # each photo's class
         self.names: list[str] = []  # each photo's file name
-        self.features = torch.empty(0, NUM_FEATURES)  # (n, 1280)
+        self.features = torch.empty(0, transfer.NUM_FEATURES)  # (n, 1280)
         self.small = torch.empty(0, 3, SMALL, SMALL, dtype=torch.uint8)  # (n, 3, 64, 64)
         self._views: dict[tuple[int, int, int], torch.Tensor] = {}  # (id, views, seed) -> (views, 1280)
         self._hashes: dict[int, int] = {}  # photo id -> content hash, for the split
@@ -196,15 +192,13 @@ class Album:
         self,
         label: int,
         files: Sequence[tuple[str, bytes]],
-        backbone: Backbone,
+        backbone: transfer.Backbone,
         progress: Callable[[int, int], None] | None = None,
     ) -> tuple[int, list[str]]:
         """Add uploaded files (name, bytes) to a class: (how many were added, a sentence per file refused).
 
         Each file is decoded (`decode_photo`) and shrunk at once, so a drop of 200 twelve-megapixel photos
         holds one batch of full-size images at a time, never all of them."""
-        from core.vision import transfer  # torchvision, 2 s to import: with the first photo, not every page
-
         refused: list[str] = []
         self.save_unsaved()  # photos a full disk refused before go in first, so a drop never overtakes them
         room = MAX_PER_CLASS - self.counts()[label]
@@ -369,7 +363,7 @@ class Album:
         self,
         seed: int = 0,
         views: int = 0,
-        backbone: Backbone | None = None,
+        backbone: transfer.Backbone | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> Data:
         """The photos' features: (n, 1280) for training - with `views` augmented views of each training photo
@@ -381,14 +375,12 @@ class Album:
             ids = [self.ids[k] for k in train]
         if views:
             extra = [self._views_of(i, views, seed, backbone) for i in _progressing(ids, progress)]
-            X_train.append(torch.cat(extra) if extra else torch.empty(0, NUM_FEATURES))
+            X_train.append(torch.cat(extra) if extra else torch.empty(0, transfer.NUM_FEATURES))
             y_train.append(y[train].repeat_interleave(views))
         classes = tuple(self.classes)
         return Data(PHOTO_FEATURES, torch.cat(X_train), torch.cat(y_train), X[val], y[val], classes=classes)
 
-    def _views_of(self, photo_id: int, views: int, seed: int, backbone: Backbone) -> torch.Tensor:
-        from core.vision import transfer
-
+    def _views_of(self, photo_id: int, views: int, seed: int, backbone: transfer.Backbone) -> torch.Tensor:
         key = (photo_id, views, seed)
         if key not in self._views:
             square = Image.open(io.BytesIO(self.jpeg(photo_id))).convert("RGB")

@@ -7,8 +7,8 @@ gives the vectors of such squares as one batch, and `embed_views` those of augme
 crops, colour jitter), applied before the frozen features. A head - softmax regression or an MLP of
 one hidden layer, from `core.models` - trains on the vectors through `core.train.fit` like any run.
 `Taught` puts backbone and head back together, so a photo gets its verdict (`answer`) and its heatmap
-from one network. What a photo goes through on its way (sizes, normalisation: `core.vision.preprocess`) is what
-the head's checkpoint records, so that a head loaded again gives the same probabilities.
+from one network, and `PREPROCESS` is what the head's checkpoint records, so that a head loaded
+again sees photos exactly as in training and gives the same probabilities.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from torch import nn
 from torchvision import transforms as T
 
 from core.models.pretrained import central_square, efficientnet_head
-from core.vision.preprocess import CROP, MEAN, NUM_FEATURES, SIDE, STD
 
+BACKBONE = "efficientnet_lite0"
+SIDE, CROP = 256, 224  # each photo is kept as its 256x256 centre square; the network sees its central 224x224
+MEAN, STD = (127 / 255,) * 3, (128 / 255,) * 3  # the Lite models' (x - 127) / 128 on pixels 0..255
+NUM_FEATURES = 1280
+PREPROCESS = {"backbone": BACKBONE, "resize": SIDE, "crop": CROP, "mean": list(MEAN), "std": list(STD)}
 BATCH = 16  # photos per forward pass: 16 x 3 x 224 x 224 floats is 10 MB
 _to_input = T.Compose([T.CenterCrop(CROP), T.ToTensor(), T.Normalize(MEAN, STD)])
 # the augmentations: a crop of 60-100% of the square, a mirror image, other light and colours
