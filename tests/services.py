@@ -72,8 +72,11 @@ class Postgres:
         start = [*self.pg_ctl, "-o", options, "-l", str(self.root / "log"), "-w", "-t", "60", "start"]
         subprocess.run(start, check=True, capture_output=True, timeout=90)
 
-    def _pid(self) -> str:
-        return (self.root / "data" / "postmaster.pid").read_text().split()[0]
+    def pids(self) -> list[int]:
+        """The postmaster and its children: what a frozen machine freezes."""
+        main = (self.root / "data" / "postmaster.pid").read_text().split()[0]
+        children = subprocess.run(["pgrep", "-P", main], capture_output=True, text=True).stdout.split()
+        return [int(main), *map(int, children)]
 
     def close(self) -> None:
         subprocess.run([*self.pg_ctl, "-m", "immediate", "stop"], capture_output=True, timeout=60)
