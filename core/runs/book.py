@@ -16,7 +16,6 @@ closes), and runs stopped from another server's page through the store.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import re
@@ -25,6 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import cached_property
 
 import torch
 
@@ -253,28 +253,24 @@ class RunBook:
         return stopped
 
     def _write_down(self, job: Job) -> None:
-        """A run that ended while the store could not take it, into the store now that it works: its row, curve,
-        final weights and end, under the id the store gives it. A restart then still shows it."""
+        """A run that ended while the store could not take it, into the store now that it works, under the id the
+        store gives it: its messages replayed through `message` and `ended`, as the store would have taken them live.
+        A restart then still shows it."""
         try:
             run_id = self.store.new_run(job.owner, job.label, job.task, job.config, job.group, job.created)
         except StoreError:
             return  # out again: the next look tries
-        data = job.run.data if job.run else None
-        if job.started is not None:
-            features = {"names": list(data.feature_names), "target": data.target_name} if data else None
-            self.store.record(Begun(run_id, job.started, data.classes if data else (), features))
-        for progress in job.history:
-            self.store.record(Event(run_id, progress))
-        if job.sweep is not None:
-            self.store.record(SweepResult(run_id, job.sweep))
-        if job.started is not None and job.run is not None and job.outcome is not None:
-            state = {k: v.detach().clone() for k, v in job.model.state_dict().items()}
-            pack = functools.partial(checkpoint.pack, job.config, data.input_shape, data.classes, state)
-            self.store.record(Checkpoint(run_id, job.outcome.step, True, pack))
         with self._lock:  # the pages find it under its new id; the store's End then lets the job go
             self.live[run_id] = self.live.pop(job.id)
             job.id = run_id
-        self.store.record(End(run_id, job.outcome, job.error))
+        replay = [job.started, *job.history, trainers.Swept(job.sweep) if job.sweep is not None else None]
+        if job.run is not None and job.outcome is not None:  # its final weights, as a trainer's last message
+            state = {k: v.detach().clone() for k, v in job.model.state_dict().items()}
+            replay += [trainers.Weights(state), job.outcome]
+        for message in replay:
+            if message is not None:
+                self.message(job, message)
+        self.ended(job)
         self.store.prune(job.owner)
 
     def _watch_loop(self) -> None:
@@ -325,7 +321,7 @@ class StoredRun(RunView):
     def classes(self) -> tuple[str, ...]:
         return self.row.classes or ()
 
-    @functools.cached_property
+    @cached_property
     def run(self) -> Run | None:
         """The run as training left it: its data (on the CPU) and its model rebuilt from the stored checkpoint;
         None when it has no weights or its data cannot be loaded here (a user's own table)."""
