@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
+from core.export.script import channels_last_in_script
 from core.models import (
     MLP,
     MODELS,
@@ -22,6 +27,8 @@ from core.models import (
 )
 from core.models.softmax import weight_images
 from core.train import RunConfig
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def images(n: int = 4, channels: int = 1, size: int = 28, seed: int = 0) -> torch.Tensor:
@@ -166,6 +173,48 @@ def test_build_model_sizes_the_small_resnet_from_the_config():
     net = build_model(config, (1, 28, 28), 10)
     assert [len(getattr(net, f"layer{i}")) for i in (1, 2, 3)] == [2, 2, 2]
     assert net.fc.in_features == 16  # 4, 8, 16: the width doubles at each stage
+
+
+# in a child process: the bug it guards against hangs backward() or corrupts the heap rather than failing
+TINY_RESNET_GRADIENTS = """
+import torch
+from core.models import build_model
+from core.train import RunConfig
+torch.manual_seed(0)
+config = RunConfig(model="resnet", resnet_width=4, resnet_stages=2)
+net = build_model(config, (1, 28, 28), 10)
+plain = build_model(config, (1, 28, 28), 10).to(memory_format=torch.contiguous_format)
+plain.load_state_dict(net.state_dict())
+X, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+for model in (net, plain):
+    for _ in range(5):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(X), y).backward()
+for (name, a), b in zip(net.named_parameters(), plain.parameters()):
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5, msg=name)
+print("same gradients")
+"""
+
+
+def test_a_tiny_resnet_learns_from_right_gradients_and_its_backward_returns():
+    """oneDNN gets a strided 1x1 shortcut of 4 channels wrong channels-last (core.models.channels_last_is_safe): on
+    an AVX2 CPU that hung the suite in backward(). The width-4 ResNet the lessons allow must not meet it."""
+    done = subprocess.run(
+        [sys.executable, "-c", TINY_RESNET_GRADIENTS], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "same gradients" in done.stdout, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("width, stages", [(1, 2), (4, 2), (8, 3), (15, 2), (16, 2), (4, 1), (64, 4)])
+def test_the_script_and_the_page_lay_a_resnet_out_alike(width, stages):
+    """channels-last where it is safe and fast, the plain layout where oneDNN is wrong; the script decides as the
+    page does."""
+    config = RunConfig(model="resnet", resnet_width=width, resnet_stages=stages)
+    convs = [m for m in build_model(config, (1, 28, 28), 10).modules() if isinstance(m, torch.nn.Conv2d)]
+    last = [m for m in convs if m.kernel_size == (3, 3)][-1]
+    assert last.in_channels > 1  # (c, 1, 3, 3) and 1x1 weights read as both layouts
+    assert last.weight.is_contiguous(memory_format=torch.channels_last) == channels_last_in_script(config)
+    assert channels_last_in_script(config) == (width >= 16 or stages == 1)
 
 
 def test_class_weight_images_put_a_zero_weight_at_mid_grey_on_one_scale():

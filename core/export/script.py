@@ -24,7 +24,7 @@ from string import Template
 from textwrap import dedent, fill
 
 from core import datasets, ops, optim
-from core.models import MODELS, Normalized, resnet_shape
+from core.models import MODELS, SIMD_FLOATS, Normalized, resnet_shape
 from core.models.linear import LinearRegression, LinearRegressionScratch
 from core.models.mlp import MLP, MLPScratch, layer_sizes
 from core.models.resnet import RESNET18, Residual, ResNet, basic_block, resnet18_torchvision, resnet_concise
@@ -253,6 +253,12 @@ with torch.no_grad():  # every weight and bias starts at 0
 CHANNELS_LAST = "net = net.to(memory_format=torch.channels_last)  # convolutions run faster on (n, H, W, C) in memory"
 
 
+def channels_last_in_script(config: RunConfig) -> bool:
+    """Whether the script turns its ResNet channels-last: as `build_model` does, so never where a stage's strided 1x1
+    shortcut has fewer than SIMD_FLOATS input channels (the width of the stage before it; ResNet-18's are 64+)."""
+    return config.model == "resnet18" or config.resnet_stages == 1 or config.resnet_width >= SIMD_FLOATS
+
+
 def _model(config: RunConfig) -> tuple[str, str]:
     """(markdown, code) that define `net` on the device, and draw its weights anew when the run asks."""
     text, code = _network(config)
@@ -265,7 +271,7 @@ def _model(config: RunConfig) -> tuple[str, str]:
     if config.zero_init:
         text += " Every weight and bias then starts at 0."
         code += "\n" + INIT_ZERO.strip("\n") + "\n"
-    if config.model in ("resnet", "resnet18"):
+    if config.model in ("resnet", "resnet18") and channels_last_in_script(config):
         code += "\n" + CHANNELS_LAST
     return text, code
 

@@ -69,7 +69,7 @@ def build_model(
     `stats`: the training set's (mean, std) per channel, when the config normalises its inputs; without them
     (a checkpoint being loaded) the model starts at mean 0, std 1 and its state dict brings the real ones."""
     net = _network(config, input_shape, num_outputs)
-    if len(input_shape) == 3:
+    if len(input_shape) == 3 and channels_last_is_safe(net):
         # convolutions run faster on (n, H, W, C) in memory, on a CPU (oneDNN: 1.4x here) as on a GPU; channels-last
         # weights make every activation channels-last too, whatever the input's layout (a no-op for linear layers)
         net = net.to(memory_format=torch.channels_last)
@@ -78,6 +78,21 @@ def build_model(
     channels = input_shape[0]
     mean, std = stats if stats is not None else (torch.zeros(channels), torch.ones(channels))
     return Normalized(net, mean, std)
+
+
+SIMD_FLOATS = 16  # floats in one AVX-512 register (AVX2 holds 8): below it, a strided 1x1 convolution is unsafe
+
+
+def channels_last_is_safe(net: nn.Module) -> bool:
+    """Whether `net` may train channels-last. oneDNN 3.12 (torch 2.14.1's) gets the weight gradient of a strided 1x1
+    convolution channels-last wrong when it has fewer input channels than a SIMD register holds floats: on an AVX2
+    CPU a tiny ResNet's shortcut (4 -> 8 channels, stride 2) gets gradients 10^4 off, a corrupted heap or a
+    backward() that never returns (measured: 8 or more channels, or stride 3, or (n, C, H, W) layout are right).
+    Such a net is tiny, so the plain layout costs it little."""
+    return not any(
+        isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1 and m.in_channels < SIMD_FLOATS
+        for m in net.modules()
+    )
 
 
 def _network(config, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
